@@ -1,0 +1,3 @@
+module github.com/ccf874ba/websocket
+
+go 1.26
