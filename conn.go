@@ -1,0 +1,885 @@
+package websocket
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MessageType is the type of a data message (RFC 6455, Section 5.6).
+type MessageType int
+
+const (
+	// MessageText is a message of UTF-8 text. Received text is validated;
+	// invalid UTF-8 fails the connection with close code 1007.
+	MessageText MessageType = MessageType(opText)
+	// MessageBinary is a message of arbitrary bytes.
+	MessageBinary MessageType = MessageType(opBinary)
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case MessageText:
+		return "text"
+	case MessageBinary:
+		return "binary"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+// DefaultReadLimit is the largest message a Conn accepts unless its options
+// or [Conn.SetReadLimit] say otherwise. Larger messages fail the connection
+// with close code 1009.
+const DefaultReadLimit = 1 << 20
+
+const (
+	defaultBufferSize   = 4096
+	minReadBufferSize   = maxHeaderSize + maxControlPayload + 1
+	defaultCloseTimeout = 5 * time.Second
+	// minFragmentCap is the fewest fragments a message may have, whatever
+	// the read limit. Above it, a message may have one fragment for every
+	// 16 bytes of the read limit, which bounds the work a stream of empty
+	// continuation frames can cause.
+	minFragmentCap = 1024
+)
+
+// connConfig is what Accept and Dial pass to newConn.
+type connConfig struct {
+	client          bool
+	subprotocol     string
+	readLimit       int64
+	readBufferSize  int
+	writeBufferSize int
+	closeTimeout    time.Duration
+}
+
+// Conn is a WebSocket connection, made by [Accept] on the server side or by
+// [Dial] on the client side.
+//
+// A Conn is safe for concurrent use, except that only one goroutine may call
+// Read or Reader (and read the message Reader returns) at a time. Any number
+// of goroutines may call Write, Writer, Ping and Close while one reads;
+// frames are never interleaved.
+//
+// Pings are answered and close frames echoed while a goroutine reads, so an
+// application that only writes should still keep a goroutine in Read. Ping
+// needs that reader to receive its pong.
+type Conn struct {
+	nc           net.Conn
+	client       bool
+	subprotocol  string
+	closeTimeout time.Duration
+	readLimit    atomic.Int64
+
+	// Read side: owned by the holder of readMu.
+	readMu   ctxMutex
+	rbuf     []byte
+	rpos     int
+	rend     int
+	rs       readState
+	msg      messageReader
+	readCtx  context.Context
+	readStop func() bool // stops the AfterFunc that cancels reads
+	readErr  error       // sticky: set once the read side is finished
+	readDone chan struct{}
+	readOnce sync.Once
+	scratch  [512]byte // for discarding payload
+
+	// Write side. msgMu is held for a whole data message, frameMu for the
+	// write of one frame, so control frames go out between the fragments
+	// of a streamed message.
+	msgMu    ctxMutex
+	frameMu  ctxMutex
+	wbuf     []byte // data frames, owned by the holder of msgMu
+	ctrlBuf  [maxHeaderSize + maxControlPayload]byte
+	writer   messageWriter
+	keys     [64]byte // masking keys, refilled from crypto/rand
+	keyPos   int
+	bufs     net.Buffers
+	bufsArr  [2][]byte
+	writeErr  error // sticky, guarded by frameMu
+	closeSent bool  // guarded by frameMu
+
+	pingMu sync.Mutex
+	pings  map[string]chan struct{}
+
+	shutdownOnce sync.Once
+	closed       chan struct{}
+}
+
+// readState is where the reader is within the stream of frames.
+type readState struct {
+	open      bool        // a data message has started and has not ended
+	typ       MessageType // type of the open message
+	fin       bool        // the current frame is the last of the message
+	remaining int64       // payload bytes left in the current frame
+	key       uint32      // masking key at the current payload position
+	size      int64       // bytes of the message read so far
+	frames    int         // frames of the message so far
+	limit     int64       // read limit for this message, <0 for none
+	maxFrames int
+	utf8      utf8State
+	gen       uint64 // counts messages, to detect stale readers
+}
+
+func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
+	c := &Conn{
+		nc:           nc,
+		client:       cfg.client,
+		subprotocol:  cfg.subprotocol,
+		closeTimeout: cfg.closeTimeout,
+		readMu:       make(ctxMutex, 1),
+		msgMu:        make(ctxMutex, 1),
+		frameMu:      make(ctxMutex, 1),
+		readDone:     make(chan struct{}),
+		closed:       make(chan struct{}),
+		keyPos:       len([64]byte{}),
+	}
+	if c.closeTimeout <= 0 {
+		c.closeTimeout = defaultCloseTimeout
+	}
+	switch {
+	case cfg.readLimit == 0:
+		c.readLimit.Store(DefaultReadLimit)
+	default:
+		c.readLimit.Store(cfg.readLimit)
+	}
+	size := cfg.readBufferSize
+	if size <= 0 {
+		size = defaultBufferSize
+	}
+	size = max(size, minReadBufferSize, len(buffered))
+	c.rbuf = make([]byte, size)
+	c.rend = copy(c.rbuf, buffered)
+	wsize := cfg.writeBufferSize
+	if wsize <= 0 {
+		wsize = defaultBufferSize
+	}
+	c.wbuf = make([]byte, maxHeaderSize+wsize)
+	c.msg.c = c
+	c.writer.c = c
+	return c
+}
+
+// Subprotocol returns the subprotocol agreed in the opening handshake, or ""
+// if none was.
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// SetReadLimit sets the largest message, in bytes, the Conn accepts from
+// now on. A larger message fails the connection with close code 1009 and
+// reads return [ErrMessageTooBig]. A negative n removes the limit. The
+// default is [DefaultReadLimit] unless the options of Accept or Dial set
+// another.
+func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// ---- reading ----
+
+// Reader waits for the next data message and returns its type and a reader
+// of its payload. The reader returns io.EOF at the end of the message; it is
+// valid until the next call to Reader or Read. If the previous message was
+// not read to its end, the rest of it is discarded first.
+//
+// ctx bounds the wait for the message and every read of it. If ctx ends
+// while Reader waits, Reader returns ctx.Err() and the Conn stays usable:
+// no partial frame is ever consumed. Once the peer has closed the
+// connection, Reader returns a [CloseError]; when this endpoint failed the
+// connection, a [*ProtocolError]; after that every call returns the same
+// error.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	if err := c.readMu.lock(ctx); err != nil {
+		return 0, nil, err
+	}
+	defer c.readMu.unlock()
+	c.armRead(ctx)
+	if err := c.nextMessage(); err != nil {
+		return 0, nil, err
+	}
+	return c.rs.typ, &c.msg, nil
+}
+
+// Read waits for the next data message and returns it whole. The returned
+// slice is newly allocated and belongs to the caller. See [Conn.Reader] for
+// what ctx bounds and which errors end the connection.
+func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	if err := c.readMu.lock(ctx); err != nil {
+		return 0, nil, err
+	}
+	defer c.readMu.unlock()
+	c.armRead(ctx)
+	if err := c.nextMessage(); err != nil {
+		return 0, nil, err
+	}
+	// Size the result from the first frame, within the limit: a message
+	// in one frame is read with exactly one allocation.
+	n := c.rs.remaining
+	if c.rs.limit >= 0 {
+		n = min(n, c.rs.limit)
+	}
+	n = min(n, 1<<26)
+	b := make([]byte, 0, max(n, 512))
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := c.readMessage(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return c.rs.typ, b, nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+}
+
+// nextMessage discards what is left of the open message and reads frames
+// until the first frame of the next data message.
+func (c *Conn) nextMessage() error {
+	if c.readErr != nil {
+		return c.readErr
+	}
+	for c.rs.open {
+		// Drain the unread rest of the previous message; the read limit
+		// still bounds it.
+		if _, err := c.readMessage(c.scratch[:]); err != nil && err != io.EOF {
+			return err
+		}
+	}
+	h, err := c.nextFrame(false)
+	if err != nil {
+		return err
+	}
+	limit := c.readLimit.Load()
+	c.rs = readState{
+		open:      true,
+		typ:       MessageType(h.op),
+		fin:       h.fin,
+		remaining: h.length,
+		key:       h.key,
+		frames:    1,
+		limit:     limit,
+		maxFrames: fragmentCap(limit),
+		gen:       c.rs.gen + 1,
+	}
+	if limit >= 0 && h.length > limit {
+		return c.fail(ErrMessageTooBig.(*ProtocolError))
+	}
+	return nil
+}
+
+func fragmentCap(limit int64) int {
+	if limit < 0 {
+		return 1 << 24
+	}
+	return int(max(minFragmentCap, min(limit/16, 1<<30)))
+}
+
+// readMessage reads payload of the open message into p. It returns io.EOF
+// once the message has ended, moving across continuation frames and
+// handling the control frames between them. Each byte is unmasked, counted
+// against the limit and, for text, validated as it arrives.
+func (c *Conn) readMessage(p []byte) (int, error) {
+	rs := &c.rs
+	for rs.remaining == 0 {
+		if rs.fin {
+			if rs.typ == MessageText && !rs.utf8.done() {
+				return 0, c.fail(errInvalidUTF8)
+			}
+			rs.open = false
+			return 0, io.EOF
+		}
+		h, err := c.nextFrame(true)
+		if err != nil {
+			return 0, err
+		}
+		rs.frames++
+		if rs.frames > rs.maxFrames {
+			return 0, c.fail(errTooManyFragments)
+		}
+		if rs.limit >= 0 && h.length > rs.limit-rs.size {
+			return 0, c.fail(ErrMessageTooBig.(*ProtocolError))
+		}
+		rs.fin, rs.remaining, rs.key = h.fin, h.length, h.key
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > rs.remaining {
+		p = p[:rs.remaining]
+	}
+	n, err := c.readPayload(p)
+	if n > 0 {
+		if !c.client {
+			rs.key = mask(p[:n], rs.key)
+		}
+		rs.remaining -= int64(n)
+		rs.size += int64(n)
+		if rs.typ == MessageText && !rs.utf8.feed(p[:n]) {
+			return 0, c.fail(errInvalidUTF8)
+		}
+	}
+	return n, err
+}
+
+// readPayload reads up to len(p) bytes of the current frame's payload from
+// the buffer or, for large reads with an empty buffer, straight from the
+// connection.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	if c.rpos == c.rend {
+		if len(p) >= len(c.rbuf) {
+			n, err := c.nc.Read(p)
+			if n > 0 {
+				return n, nil
+			}
+			return 0, c.readFailed(err)
+		}
+		if err := c.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, c.rbuf[c.rpos:c.rend])
+	c.rpos += n
+	return n, nil
+}
+
+// fill reads more bytes into the read buffer, keeping the unread ones.
+func (c *Conn) fill() error {
+	if c.rpos == c.rend {
+		c.rpos, c.rend = 0, 0
+	} else if c.rpos > 0 && len(c.rbuf)-c.rpos < minReadBufferSize {
+		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+		c.rpos = 0
+	}
+	for {
+		n, err := c.nc.Read(c.rbuf[c.rend:])
+		c.rend += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return c.readFailed(err)
+		}
+	}
+}
+
+// readFailed turns an error from the network into what a read returns. An
+// error caused by the read's context leaves the Conn usable, because the
+// reader never consumes part of a frame it cannot finish; anything else
+// ends the read side.
+func (c *Conn) readFailed(err error) error {
+	if ctx := c.readCtx; ctx != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			return context.DeadlineExceeded
+		}
+	}
+	if c.isClosed() {
+		return c.readFatal(net.ErrClosed)
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return c.readFatal(&netError{op: "read", err: err})
+}
+
+// netError reports that the connection broke without a closing handshake:
+// what RFC 6455, Section 7.1.5 calls close code 1006.
+type netError struct {
+	op  string
+	err error
+}
+
+func (e *netError) Error() string {
+	return "websocket: connection lost during " + e.op + " (1006 abnormal closure): " + e.err.Error()
+}
+func (e *netError) Unwrap() error { return e.err }
+
+// nextFrame reads frame headers until a data frame, handling every control
+// frame on the way. continuation says whether the data frame must continue
+// the open message. It consumes nothing of a frame before the whole header
+// (and, for a control frame, the whole payload) is buffered, which is what
+// makes a read interrupted by its context safe to retry.
+func (c *Conn) nextFrame(continuation bool) (header, error) {
+	rules := frameRules{inMessage: continuation, masked: !c.client}
+	for {
+		h, n, err := parseHeader(c.rbuf[c.rpos:c.rend])
+		if err != nil {
+			return h, c.fail(err.(*ProtocolError))
+		}
+		if n == 0 {
+			if err := c.fill(); err != nil {
+				return h, err
+			}
+			continue
+		}
+		if err := checkHeader(h, rules); err != nil {
+			return h, c.fail(err.(*ProtocolError))
+		}
+		if !h.op.isControl() {
+			c.rpos += n
+			return h, nil
+		}
+		if int64(c.rend-c.rpos-n) < h.length {
+			if err := c.fill(); err != nil {
+				return h, err
+			}
+			continue
+		}
+		payload := c.rbuf[c.rpos+n : c.rpos+n+int(h.length)]
+		c.rpos += n + int(h.length)
+		if h.masked {
+			mask(payload, h.key)
+		}
+		if err := c.handleControl(h.op, payload); err != nil {
+			return h, err
+		}
+	}
+}
+
+// handleControl acts on a received control frame (RFC 6455, Section 5.5).
+func (c *Conn) handleControl(op opcode, payload []byte) error {
+	switch op {
+	case opPing:
+		// Section 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
+		// send a Pong frame in response ... the Pong frame MUST have
+		// identical Application data". After our close frame no pong may
+		// follow it, so writeControl refuses and the ping goes unanswered.
+		err := c.writeControl(c.readContext(), opPong, payload)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			if ctxErr := c.readContext().Err(); ctxErr != nil {
+				return ctxErr
+			}
+			return c.readFatal(err)
+		}
+	case opPong:
+		c.pingMu.Lock()
+		if ch, ok := c.pings[string(payload)]; ok {
+			delete(c.pings, string(payload))
+			close(ch)
+		}
+		c.pingMu.Unlock()
+	case opClose:
+		code, reason, err := parseClosePayload(payload)
+		if err != nil {
+			return c.fail(err.(*ProtocolError))
+		}
+		ce := CloseError{Code: code, Reason: string(reason)}
+		// Section 5.5.1: "If an endpoint receives a Close frame and did
+		// not previously send a Close frame, the endpoint MUST send a
+		// Close frame in response", typically echoing the status code.
+		c.sendClose(code, "")
+		c.readFatal(ce)
+		c.shutdown(true)
+		return ce
+	}
+	return nil
+}
+
+func (c *Conn) readContext() context.Context {
+	if c.readCtx != nil {
+		return c.readCtx
+	}
+	return context.Background()
+}
+
+// readFatal ends the read side with err, which every later read returns.
+func (c *Conn) readFatal(err error) error {
+	c.readOnce.Do(func() {
+		c.readErr = err
+		c.rs.open = false
+		close(c.readDone)
+	})
+	return c.readErr
+}
+
+// fail fails the connection (RFC 6455, Section 7.1.7): it sends a close
+// frame with the error's code, then closes the TCP connection.
+func (c *Conn) fail(perr *ProtocolError) error {
+	c.sendClose(perr.Code, perr.Reason)
+	c.readFatal(perr)
+	c.shutdown(false)
+	return perr
+}
+
+// armRead makes ctx bound the reads to come. A context that can never end
+// costs nothing; any other sets the read deadline and, for cancellation,
+// registers a function that moves it into the past.
+func (c *Conn) armRead(ctx context.Context) {
+	if c.readStop != nil {
+		if !c.readStop() {
+			// The function ran or is running; let it finish before
+			// clearing the deadline it set.
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		c.readStop = nil
+		c.nc.SetReadDeadline(time.Time{})
+	} else if c.readCtx != nil && c.readCtx.Done() != nil {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	c.readCtx = ctx
+	if ctx.Done() == nil {
+		return
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.nc.SetReadDeadline(d)
+	}
+	nc := c.nc
+	c.readStop = context.AfterFunc(ctx, func() { nc.SetReadDeadline(aLongTimeAgo) })
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// messageReader is the io.Reader that Reader returns. There is one per
+// Conn; gen tells a reader of an earlier message from the current one.
+type messageReader struct {
+	c   *Conn
+	gen uint64
+}
+
+var errStaleReader = errors.New("websocket: message reader used after the next call to Reader or Read")
+
+func (r *messageReader) Read(p []byte) (int, error) {
+	c := r.c
+	if err := c.readMu.lock(c.readContext()); err != nil {
+		return 0, err
+	}
+	defer c.readMu.unlock()
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	if !c.rs.open {
+		return 0, io.EOF
+	}
+	return c.readMessage(p)
+}
+
+// ---- writing ----
+
+// Write sends p as one message of type typ, in a single frame. It waits for
+// any message being streamed by a [Conn.Writer] to finish first.
+//
+// ctx bounds the call. If ctx ends before the frame starts, Write returns
+// ctx.Err() and the Conn stays usable; if it ends part-way through the
+// frame, the Conn is closed, since the stream can no longer be framed.
+func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	if typ != MessageText && typ != MessageBinary {
+		return errBadMessageType
+	}
+	if err := c.msgMu.lock(ctx); err != nil {
+		return err
+	}
+	defer c.msgMu.unlock()
+	return c.writeData(ctx, header{fin: true, op: opcode(typ)}, p)
+}
+
+var errBadMessageType = errors.New("websocket: message type must be MessageText or MessageBinary")
+
+// writeData writes one data frame with payload p, using the data buffer
+// (the caller holds msgMu).
+func (c *Conn) writeData(ctx context.Context, h header, p []byte) error {
+	if err := c.frameMu.lock(ctx); err != nil {
+		return err
+	}
+	defer c.frameMu.unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	h.length = int64(len(p))
+	stop := c.armWrite(ctx)
+	err := c.writeFrame(c.wbuf, h, p)
+	return c.disarmWrite(ctx, stop, err)
+}
+
+// writeFrame writes the frame h with payload p, using buf as scratch. The
+// caller holds frameMu. A server writes small frames with one copy and one
+// system call, and large ones as two buffers in one writev. A client masks
+// a copy of p chunk by chunk in buf, never the caller's slice.
+func (c *Conn) writeFrame(buf []byte, h header, p []byte) error {
+	if c.client {
+		h.masked = true
+		h.key = c.nextKey()
+	}
+	b := appendHeader(buf[:0], h)
+	if !c.client {
+		if len(p) <= cap(buf)-len(b) {
+			b = append(b, p...)
+			_, err := c.nc.Write(b)
+			return err
+		}
+		c.bufsArr = [2][]byte{b, p}
+		c.bufs = c.bufsArr[:]
+		_, err := c.bufs.WriteTo(c.nc)
+		c.bufsArr = [2][]byte{}
+		return err
+	}
+	key := h.key
+	for {
+		n := copy(buf[len(b):cap(buf)], p)
+		chunk := buf[len(b) : len(b)+n]
+		key = mask(chunk, key)
+		if _, err := c.nc.Write(buf[:len(b)+n]); err != nil {
+			return err
+		}
+		p = p[n:]
+		if len(p) == 0 {
+			return nil
+		}
+		b = buf[:0]
+	}
+}
+
+// nextKey returns a fresh masking key. RFC 6455, Section 5.3: the key
+// "MUST be derived from a strong source of entropy"; keys come from
+// crypto/rand, 16 at a time.
+func (c *Conn) nextKey() uint32 {
+	if c.keyPos+4 > len(c.keys) {
+		rand.Read(c.keys[:])
+		c.keyPos = 0
+	}
+	k := c.keys[c.keyPos : c.keyPos+4]
+	c.keyPos += 4
+	return uint32(k[0]) | uint32(k[1])<<8 | uint32(k[2])<<16 | uint32(k[3])<<24
+}
+
+// writeControl sends a control frame. The caller must not hold frameMu.
+func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
+	if err := c.frameMu.lock(ctx); err != nil {
+		return err
+	}
+	defer c.frameMu.unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if op == opClose {
+		c.closeSent = true
+	}
+	stop := c.armWrite(ctx)
+	err := c.writeFrame(c.ctrlBuf[:], header{fin: true, op: op, length: int64(len(payload))}, payload)
+	return c.disarmWrite(ctx, stop, err)
+}
+
+// armWrite makes ctx bound the frame write to come; disarmWrite undoes it
+// and turns the outcome into what the write returns. A write error ends the
+// write side for good (and closes the connection): part of a frame may have
+// gone out. The caller holds frameMu.
+func (c *Conn) armWrite(ctx context.Context) func() bool {
+	if ctx.Done() == nil {
+		return nil
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.nc.SetWriteDeadline(d)
+	}
+	nc := c.nc
+	return context.AfterFunc(ctx, func() { nc.SetWriteDeadline(aLongTimeAgo) })
+}
+
+func (c *Conn) disarmWrite(ctx context.Context, stop func() bool, err error) error {
+	if ctx.Done() != nil {
+		if stop != nil {
+			stop()
+		}
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
+		err = ctx.Err()
+	} else if c.isClosed() {
+		err = net.ErrClosed
+	} else {
+		err = &netError{op: "write", err: err}
+	}
+	c.writeErr = err
+	c.nc.Close()
+	return err
+}
+
+// Writer returns a writer for a message of type typ, streamed as fragments
+// (RFC 6455, Section 5.4): each time its buffer fills, a frame goes out;
+// Close sends the final frame. Only one message is written at a time: a
+// second Writer, or a Write, waits until the first is closed. ctx bounds
+// the wait and every write of the message, as for [Conn.Write].
+func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
+	if typ != MessageText && typ != MessageBinary {
+		return nil, errBadMessageType
+	}
+	if err := c.msgMu.lock(ctx); err != nil {
+		return nil, err
+	}
+	w := &c.writer
+	w.ctx, w.op, w.n, w.done = ctx, opcode(typ), 0, false
+	return w, nil
+}
+
+// messageWriter is the io.WriteCloser that Writer returns; there is one per
+// Conn. It holds msgMu from Writer until Close. It collects payload in the
+// data buffer after room for the largest header.
+type messageWriter struct {
+	c    *Conn
+	ctx  context.Context
+	op   opcode // opcode of the next frame: the type, then continuation
+	n    int    // bytes collected in c.wbuf[maxHeaderSize:]
+	done bool
+}
+
+var errWriterClosed = errors.New("websocket: write to a closed message writer")
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errWriterClosed
+	}
+	c := w.c
+	buf := c.wbuf[maxHeaderSize:]
+	written := 0
+	for len(p) > 0 {
+		if w.n == 0 && len(p) >= len(buf) && !c.client {
+			// A server's large write with nothing buffered goes out as a
+			// frame of its own instead of being copied.
+			err := c.writeData(w.ctx, header{op: w.op}, p)
+			w.op = opContinuation
+			if err != nil {
+				return written, err
+			}
+			return written + len(p), nil
+		}
+		k := copy(buf[w.n:], p)
+		w.n += k
+		p = p[k:]
+		written += k
+		if w.n == len(buf) && len(p) > 0 {
+			if err := w.flushBuffered(false); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// flushBuffered sends the payload collected in c.wbuf as the next frame.
+func (w *messageWriter) flushBuffered(fin bool) error {
+	err := w.c.writeInPlace(w.ctx, header{fin: fin, op: w.op}, w.n)
+	w.op, w.n = opContinuation, 0
+	return err
+}
+
+// writeInPlace writes a frame whose n-byte payload already sits in c.wbuf
+// after the header room: the header goes right-aligned before it, so the
+// frame leaves in one system call.
+func (c *Conn) writeInPlace(ctx context.Context, h header, n int) error {
+	if err := c.frameMu.lock(ctx); err != nil {
+		return err
+	}
+	defer c.frameMu.unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	h.length = int64(n)
+	if c.client {
+		h.masked = true
+		h.key = c.nextKey()
+		mask(c.wbuf[maxHeaderSize:maxHeaderSize+n], h.key)
+	}
+	var hb [maxHeaderSize]byte
+	hdr := appendHeader(hb[:0], h)
+	start := maxHeaderSize - len(hdr)
+	copy(c.wbuf[start:], hdr)
+	stop := c.armWrite(ctx)
+	_, err := c.nc.Write(c.wbuf[start : maxHeaderSize+n])
+	return c.disarmWrite(ctx, stop, err)
+}
+
+// Close sends the final frame of the message and releases the Conn for the
+// next message. It is an error to write after Close.
+func (w *messageWriter) Close() error {
+	if w.done {
+		return errWriterClosed
+	}
+	w.done = true
+	defer w.c.msgMu.unlock()
+	return w.flushBuffered(true)
+}
+
+// ---- ping ----
+
+// Ping sends a ping and waits for the matching pong (RFC 6455, Section
+// 5.5.2). The pong is received by the goroutine reading from the Conn, so
+// Ping only returns nil while another goroutine is in Read or Reader. ctx
+// bounds the wait; when it ends, Ping returns ctx.Err() and the Conn stays
+// usable.
+func (c *Conn) Ping(ctx context.Context) error {
+	var id [8]byte
+	rand.Read(id[:])
+	ch := make(chan struct{})
+	c.pingMu.Lock()
+	if c.pings == nil {
+		c.pings = make(map[string]chan struct{})
+	}
+	c.pings[string(id[:])] = ch
+	c.pingMu.Unlock()
+	defer func() {
+		c.pingMu.Lock()
+		delete(c.pings, string(id[:]))
+		c.pingMu.Unlock()
+	}()
+	if err := c.writeControl(ctx, opPing, id[:]); err != nil {
+		return err
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-c.readDone:
+		return c.readErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ---- locks ----
+
+// ctxMutex is a lock whose Lock can give up when a context ends.
+type ctxMutex chan struct{}
+
+func (m ctxMutex) lock(ctx context.Context) error {
+	select {
+	case m <- struct{}{}:
+		return nil
+	default:
+	}
+	if ctx.Done() == nil {
+		m <- struct{}{}
+		return nil
+	}
+	select {
+	case m <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m ctxMutex) unlock() { <-m }

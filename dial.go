@@ -1,0 +1,387 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DialOptions configures [Dial]. A nil *DialOptions means the defaults of
+// every field.
+type DialOptions struct {
+	// Header holds extra request headers, such as Origin, Cookie or
+	// Authorization. The headers the handshake itself needs are set by
+	// Dial and may not be given here.
+	Header http.Header
+
+	// Subprotocols lists the subprotocols to offer, in order of
+	// preference.
+	Subprotocols []string
+
+	// TLSConfig is used for wss:// URLs (and https:// proxies). Nil means
+	// a default configuration with the URL's host as ServerName.
+	TLSConfig *tls.Config
+
+	// Proxy returns the proxy for a request, as http.Transport.Proxy
+	// does. Nil means http.ProxyFromEnvironment (HTTPS_PROXY, HTTP_PROXY
+	// and NO_PROXY; ws:// counts as http and wss:// as https). A proxy
+	// is used through HTTP CONNECT; userinfo in its URL becomes
+	// Proxy-Authorization (Basic).
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// NetDial, if set, makes the TCP connection (to the proxy, when one is
+	// used) in place of a net.Dialer.
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// ReadLimit is the largest message the Conn accepts, in bytes. Zero
+	// means DefaultReadLimit (1 MiB); a negative value means no limit.
+	ReadLimit int64
+
+	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's
+	// buffers. Zero means 4096.
+	ReadBufferSize, WriteBufferSize int
+
+	// CloseTimeout bounds the closing handshake. Zero means 5 seconds.
+	CloseTimeout time.Duration
+}
+
+// maxResponseHeader bounds the size of the handshake response a server
+// may send, so a hostile one cannot make Dial read forever.
+const maxResponseHeader = 64 << 10
+
+// Dial opens a WebSocket connection to a ws:// or wss:// URL (http:// and
+// https:// are taken as synonyms) and performs the opening handshake (RFC
+// 6455, Section 4.1).
+//
+// ctx bounds the whole handshake: DNS, TCP, proxy, TLS and the HTTP
+// exchange; once Dial returns, ctx no longer matters. The *http.Response is
+// the server's handshake response; it is returned with the error when the
+// server answered but refused, with up to 1 KiB of its body, so callers can
+// see the status. Errors from a refused handshake wrap [ErrBadHandshake].
+func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("websocket: %w", err)
+	}
+	secure := false
+	switch u.Scheme {
+	case "ws", "http":
+	case "wss", "https":
+		secure = true
+	default:
+		return nil, nil, fmt.Errorf("websocket: unsupported URL scheme %q", u.Scheme)
+	}
+	if u.User != nil {
+		return nil, nil, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
+	}
+	host := u.Host
+	if u.Port() == "" {
+		if secure {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+
+	var keyBytes [16]byte
+	rand.Read(keyBytes[:])
+	key := base64.StdEncoding.EncodeToString(keyBytes[:])
+
+	req := &http.Request{
+		Method:     http.MethodGet,
+		URL:        &url.URL{Scheme: map[bool]string{false: "http", true: "https"}[secure], Host: u.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     make(http.Header),
+		Host:       u.Host,
+	}
+	for k, v := range opts.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol":
+			return nil, nil, fmt.Errorf("websocket: header %q is set by Dial", k)
+		case "Host":
+			if len(v) > 0 {
+				req.Host = v[0]
+			}
+		default:
+			req.Header[http.CanonicalHeaderKey(k)] = v
+		}
+	}
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Sec-WebSocket-Key", key)
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	if len(opts.Subprotocols) > 0 {
+		for _, p := range opts.Subprotocols {
+			if !isToken(p) {
+				return nil, nil, fmt.Errorf("websocket: subprotocol %q is not a token", p)
+			}
+		}
+		req.Header.Set("Sec-WebSocket-Protocol", strings.Join(opts.Subprotocols, ", "))
+	}
+
+	nc, err := dialConn(ctx, req, host, secure, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, resp, err := handshake(ctx, nc, req, key, opts)
+	if err != nil {
+		nc.Close()
+		return nil, resp, err
+	}
+	return conn, resp, nil
+}
+
+// dialConn connects to the server, through a proxy if one applies, and
+// runs TLS for wss.
+func dialConn(ctx context.Context, req *http.Request, host string, secure bool, opts *DialOptions) (net.Conn, error) {
+	netDial := opts.NetDial
+	if netDial == nil {
+		var d net.Dialer
+		netDial = d.DialContext
+	}
+	proxyFunc := opts.Proxy
+	if proxyFunc == nil {
+		proxyFunc = http.ProxyFromEnvironment
+	}
+	proxyURL, err := proxyFunc(req)
+	if err != nil {
+		return nil, fmt.Errorf("websocket: proxy: %w", err)
+	}
+	var nc net.Conn
+	if proxyURL == nil {
+		nc, err = netDial(ctx, "tcp", host)
+		if err != nil {
+			return nil, fmt.Errorf("websocket: %w", err)
+		}
+	} else {
+		nc, err = dialProxy(ctx, netDial, proxyURL, host, opts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !secure {
+		return nc, nil
+	}
+	cfg := opts.TLSConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		h, _, err := net.SplitHostPort(host)
+		if err != nil {
+			h = host
+		}
+		cfg.ServerName = h
+	}
+	// The WebSocket upgrade is an HTTP/1.1 exchange: never offer h2.
+	if len(cfg.NextProtos) > 0 {
+		cfg = cfg.Clone()
+		cfg.NextProtos = nil
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// dialProxy opens a tunnel to host through an HTTP(S) proxy with CONNECT.
+func dialProxy(ctx context.Context, netDial func(context.Context, string, string) (net.Conn, error), proxyURL *url.URL, host string, opts *DialOptions) (net.Conn, error) {
+	phost := proxyURL.Host
+	if proxyURL.Port() == "" {
+		port := "80"
+		if proxyURL.Scheme == "https" {
+			port = "443"
+		}
+		phost = net.JoinHostPort(proxyURL.Hostname(), port)
+	}
+	nc, err := netDial(ctx, "tcp", phost)
+	if err != nil {
+		return nil, fmt.Errorf("websocket: proxy: %w", err)
+	}
+	switch proxyURL.Scheme {
+	case "http":
+	case "https":
+		cfg := &tls.Config{ServerName: proxyURL.Hostname()}
+		if opts.TLSConfig != nil {
+			cfg = opts.TLSConfig.Clone()
+			cfg.ServerName = proxyURL.Hostname()
+			cfg.NextProtos = nil
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("websocket: proxy TLS handshake: %w", err)
+		}
+		nc = tc
+	default:
+		nc.Close()
+		return nil, fmt.Errorf("websocket: unsupported proxy scheme %q", proxyURL.Scheme)
+	}
+	connect := &http.Request{
+		Method: http.MethodConnect,
+		URL:    &url.URL{Opaque: host},
+		Host:   host,
+		Header: make(http.Header),
+	}
+	if u := proxyURL.User; u != nil {
+		pw, _ := u.Password()
+		connect.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)))
+	}
+	stop := watchDeadline(ctx, nc)
+	defer stop()
+	if err := connect.Write(nc); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: proxy: %w", err)
+	}
+	// Read the proxy's answer byte-exact up to its end, so no byte of the
+	// tunnel is lost in a buffer.
+	br := bufio.NewReaderSize(&limitReader{r: nc, n: maxResponseHeader}, 1)
+	resp, err := http.ReadResponse(br, connect)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: proxy: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: proxy refused CONNECT: %s", resp.Status)
+	}
+	return nc, nil
+}
+
+// handshake sends the opening handshake on nc and checks the response.
+func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, opts *DialOptions) (*Conn, *http.Response, error) {
+	stop := watchDeadline(ctx, nc)
+	if err := req.Write(nc); err != nil {
+		stop()
+		return nil, nil, ctxOr(ctx, fmt.Errorf("websocket: writing handshake: %w", err))
+	}
+	size := opts.ReadBufferSize
+	if size <= 0 {
+		size = defaultBufferSize
+	}
+	lr := &limitReader{r: nc, n: maxResponseHeader}
+	br := bufio.NewReaderSize(lr, size)
+	resp, err := http.ReadResponse(br, req)
+	stop()
+	if err != nil {
+		return nil, nil, ctxOr(ctx, fmt.Errorf("%w: reading response: %v", ErrBadHandshake, err))
+	}
+	subprotocol, err := checkResponse(resp, key, opts.Subprotocols)
+	if err != nil {
+		// Keep a little of the body for the caller to look at.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body = io.NopCloser(strings.NewReader(string(body)))
+		return nil, resp, err
+	}
+	resp.Body = http.NoBody
+	var buffered []byte
+	if n := br.Buffered(); n > 0 {
+		buffered, _ = br.Peek(n)
+	}
+	c := newConn(nc, connConfig{
+		client:          true,
+		subprotocol:     subprotocol,
+		readLimit:       opts.ReadLimit,
+		readBufferSize:  opts.ReadBufferSize,
+		writeBufferSize: opts.WriteBufferSize,
+		closeTimeout:    opts.CloseTimeout,
+	}, buffered)
+	return c, resp, nil
+}
+
+// checkResponse validates the server's handshake response (RFC 6455,
+// Section 4.1, the client's checks 1 to 6) and returns the subprotocol.
+func checkResponse(resp *http.Response, key string, offered []string) (string, error) {
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return "", fmt.Errorf("%w: status %s", ErrBadHandshake, resp.Status)
+	}
+	if !headerHasToken(resp.Header, "Upgrade", "websocket") {
+		return "", fmt.Errorf(`%w: "Upgrade" header must be "websocket"`, ErrBadHandshake)
+	}
+	if !headerHasToken(resp.Header, "Connection", "upgrade") {
+		return "", fmt.Errorf(`%w: "Connection" header must contain "Upgrade"`, ErrBadHandshake)
+	}
+	if v := resp.Header.Values("Sec-WebSocket-Accept"); len(v) != 1 || v[0] != acceptKey(key) {
+		return "", fmt.Errorf("%w: wrong Sec-WebSocket-Accept", ErrBadHandshake)
+	}
+	if len(resp.Header.Values("Sec-WebSocket-Extensions")) > 0 {
+		return "", fmt.Errorf("%w: server chose an extension that was not offered", ErrBadHandshake)
+	}
+	protos := resp.Header.Values("Sec-WebSocket-Protocol")
+	switch len(protos) {
+	case 0:
+		return "", nil
+	case 1:
+		for _, p := range offered {
+			if p == protos[0] {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: server chose a subprotocol that was not offered", ErrBadHandshake)
+}
+
+// watchDeadline makes ctx bound the I/O on nc until the returned function
+// is called.
+func watchDeadline(ctx context.Context, nc net.Conn) (stop func()) {
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+	}
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	cancel := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	return func() {
+		cancel()
+		nc.SetDeadline(time.Time{})
+	}
+}
+
+// ctxOr returns ctx's error if ctx has ended (the I/O error was caused by
+// it), and err otherwise.
+func ctxOr(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("websocket: handshake: %w", ctxErr)
+	}
+	return err
+}
+
+// limitReader returns errResponseTooLarge after n bytes, bounding what a
+// hostile server can make Dial read during the handshake.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+var errResponseTooLarge = errors.New("handshake response header too large")
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errResponseTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}

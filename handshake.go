@@ -1,0 +1,308 @@
+package websocket
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// ErrBadHandshake is wrapped by the errors Accept and Dial return when the
+// opening handshake fails.
+var ErrBadHandshake = errors.New("websocket: bad handshake")
+
+// acceptGUID is the GUID of RFC 6455, Section 1.3.
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// acceptKey returns the Sec-WebSocket-Accept value for a client key: the
+// base64 of the SHA-1 of the key followed by the GUID (RFC 6455, Section
+// 4.2.2).
+func acceptKey(key string) string {
+	h := sha1.New()
+	h.Write([]byte(key))
+	h.Write([]byte(acceptGUID))
+	var sum [sha1.Size]byte
+	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+}
+
+// AcceptOptions configures [Accept]. A nil *AcceptOptions means the
+// defaults of every field.
+type AcceptOptions struct {
+	// Subprotocols lists the subprotocols the server speaks, in order of
+	// preference. The first one the client offered is chosen; with none
+	// in common, the handshake succeeds without a subprotocol and
+	// [Conn.Subprotocol] returns "".
+	Subprotocols []string
+
+	// OriginPatterns lists the hosts, besides the request's own Host,
+	// that browsers may connect from. Each pattern is matched against the
+	// host (with port, if any) of the Origin header using path.Match, so
+	// "*.example.com" and "localhost:*" work. A request without an Origin
+	// header (not from a browser) is always allowed. A disallowed origin
+	// gets 403 Forbidden. This is what stops cross-site WebSocket
+	// hijacking; see RFC 6455, Section 10.2.
+	OriginPatterns []string
+
+	// InsecureSkipVerify disables the origin check. Only use it for
+	// endpoints that authenticate every connection by other means than
+	// cookies.
+	InsecureSkipVerify bool
+
+	// ReadLimit is the largest message the Conn accepts, in bytes. Zero
+	// means DefaultReadLimit (1 MiB); a negative value means no limit.
+	ReadLimit int64
+
+	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's
+	// buffers. Zero means 4096. Messages of any size pass through them;
+	// larger buffers mean fewer system calls for large messages.
+	ReadBufferSize, WriteBufferSize int
+
+	// HandshakeTimeout bounds the writing of the handshake response. Zero
+	// means 10 seconds. The reading of the request is bounded by the
+	// http.Server (ReadHeaderTimeout), before Accept is called.
+	HandshakeTimeout time.Duration
+
+	// CloseTimeout bounds the closing handshake: the wait for the peer's
+	// close frame and, on a client, for the server to close TCP. Zero
+	// means 5 seconds.
+	CloseTimeout time.Duration
+}
+
+const defaultHandshakeTimeout = 10 * time.Second
+
+// Accept validates a WebSocket opening handshake (RFC 6455, Section 4.2),
+// takes over the connection and returns it as a *Conn.
+//
+// If the request is not an acceptable handshake, Accept answers it with an
+// HTTP error (400, 403, 405, 426 with Sec-WebSocket-Version: 13, or 505)
+// and returns an error wrapping [ErrBadHandshake]; the caller writes
+// nothing more. Headers set on w before the call are sent with the 101
+// response. Bytes the client sent after its request, already buffered by
+// the server, are kept for the Conn.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	if opts == nil {
+		opts = &AcceptOptions{}
+	}
+	status, err := checkRequest(r)
+	if err == nil && !opts.InsecureSkipVerify {
+		status, err = checkOrigin(r, opts.OriginPatterns)
+	}
+	var subprotocol string
+	if err == nil {
+		subprotocol, err = selectSubprotocol(r.Header, opts.Subprotocols)
+		if err != nil {
+			status = http.StatusBadRequest
+		}
+	}
+	if err != nil {
+		reject(w, status, err)
+		return nil, fmt.Errorf("%w: %d: %v", ErrBadHandshake, status, err)
+	}
+
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		reject(w, http.StatusInternalServerError, errors.New("cannot take over the connection"))
+		return nil, fmt.Errorf("%w: %v", ErrBadHandshake, err)
+	}
+	// The client may send frames right behind its request; the server's
+	// reader may already hold them (golang/go#32314).
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		buffered, _ = brw.Reader.Peek(n)
+	}
+
+	h := w.Header()
+	h.Set("Upgrade", "websocket")
+	h.Set("Connection", "Upgrade")
+	h.Set("Sec-WebSocket-Accept", acceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	h.Del("Sec-WebSocket-Protocol")
+	if subprotocol != "" {
+		h.Set("Sec-WebSocket-Protocol", subprotocol)
+	}
+	var resp bytes.Buffer
+	resp.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	h.Write(&resp) // Header.Write replaces CR and LF in values with spaces
+	resp.WriteString("\r\n")
+
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = defaultHandshakeTimeout
+	}
+	nc.SetDeadline(time.Now().Add(timeout))
+	if _, err := nc.Write(resp.Bytes()); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("%w: writing response: %v", ErrBadHandshake, err)
+	}
+	nc.SetDeadline(time.Time{})
+
+	return newConn(nc, connConfig{
+		subprotocol:     subprotocol,
+		readLimit:       opts.ReadLimit,
+		readBufferSize:  opts.ReadBufferSize,
+		writeBufferSize: opts.WriteBufferSize,
+		closeTimeout:    opts.CloseTimeout,
+	}, buffered), nil
+}
+
+// reject answers a failed handshake.
+func reject(w http.ResponseWriter, status int, err error) {
+	h := w.Header()
+	switch status {
+	case http.StatusUpgradeRequired:
+		h.Set("Sec-WebSocket-Version", "13")
+		h.Set("Upgrade", "websocket")
+	case http.StatusMethodNotAllowed:
+		h.Set("Allow", "GET")
+	}
+	http.Error(w, http.StatusText(status)+": "+err.Error(), status)
+}
+
+// Handler is an http.Handler for a WebSocket endpoint: it accepts the
+// connection with default options and calls the function with it. When the
+// function returns, the connection is closed with StatusNormalClosure if it
+// is still open. For other options, write the handler around [Accept].
+type Handler func(*Conn)
+
+// ServeHTTP implements http.Handler.
+func (f Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close(StatusNormalClosure, "")
+	f(c)
+}
+
+// checkRequest validates the client's opening handshake (RFC 6455, Section
+// 4.2.1) and returns the HTTP status to answer a bad one with.
+func checkRequest(r *http.Request) (status int, err error) {
+	if r.Method != http.MethodGet {
+		return http.StatusMethodNotAllowed, errors.New("method must be GET")
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		return http.StatusHTTPVersionNotSupported, errors.New("HTTP/1.1 or later required")
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		return http.StatusUpgradeRequired, errors.New(`"Connection" header must contain "Upgrade"`)
+	}
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		return http.StatusUpgradeRequired, errors.New(`"Upgrade" header must contain "websocket"`)
+	}
+	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+		return http.StatusUpgradeRequired, errors.New("only Sec-WebSocket-Version 13 is supported")
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return http.StatusBadRequest, errors.New("exactly one Sec-WebSocket-Key header required")
+	}
+	if !validKey(keys[0]) {
+		return http.StatusBadRequest, errors.New("Sec-WebSocket-Key must be 16 bytes in base64")
+	}
+	// A request body makes no sense before an upgrade, and would let a
+	// proxy and this server disagree on where the next request starts.
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return http.StatusBadRequest, errors.New("handshake request must not have a body")
+	}
+	return 0, nil
+}
+
+// validKey reports whether k is the base64 of 16 bytes (RFC 6455, Section
+// 4.1: "a randomly selected 16-byte value that has been base64-encoded").
+func validKey(k string) bool {
+	if len(k) != 24 {
+		return false
+	}
+	var b [18]byte
+	n, err := base64.StdEncoding.Decode(b[:], []byte(k))
+	return err == nil && n == 16
+}
+
+// checkOrigin applies the same-origin policy: a browser's Origin must name
+// the request's host or match one of the patterns.
+func checkOrigin(r *http.Request, patterns []string) (int, error) {
+	origins := r.Header.Values("Origin")
+	if len(origins) == 0 {
+		return 0, nil
+	}
+	if len(origins) > 1 {
+		return http.StatusForbidden, errors.New("more than one Origin header")
+	}
+	u, err := url.Parse(origins[0])
+	if err != nil || u.Host == "" {
+		return http.StatusForbidden, errors.New("malformed Origin header")
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return 0, nil
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			return 0, nil
+		}
+	}
+	return http.StatusForbidden, errors.New("origin not allowed")
+}
+
+// selectSubprotocol picks the first of the server's subprotocols that the
+// client offered. An offer that is not a list of tokens is an error.
+func selectSubprotocol(h http.Header, server []string) (string, error) {
+	var offered []string
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if !isToken(p) {
+				return "", errors.New("malformed Sec-WebSocket-Protocol header")
+			}
+			offered = append(offered, p)
+		}
+	}
+	for _, s := range server {
+		for _, o := range offered {
+			if s == o {
+				return s, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// headerHasToken reports whether a comma-separated header of h contains
+// token, compared case-insensitively (RFC 7230, Section 6.1 for Connection;
+// RFC 6455, Section 4.2.1 for Upgrade).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h[http.CanonicalHeaderKey(name)] {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isToken reports whether s is a token of RFC 7230, Section 3.2.6.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenByte(c byte) bool {
+	if c <= ' ' || c >= 0x7F {
+		return false
+	}
+	return !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, rune(c))
+}
