@@ -95,15 +95,15 @@ type Conn struct {
 	// Write side. msgMu is held for a whole data message, frameMu for the
 	// write of one frame, so control frames go out between the fragments
 	// of a streamed message.
-	msgMu    ctxMutex
-	frameMu  ctxMutex
-	wbuf     []byte // data frames, owned by the holder of msgMu
-	ctrlBuf  [maxHeaderSize + maxControlPayload]byte
-	writer   messageWriter
-	keys     [64]byte // masking keys, refilled from crypto/rand
-	keyPos   int
-	bufs     net.Buffers
-	bufsArr  [2][]byte
+	msgMu     ctxMutex
+	frameMu   ctxMutex
+	wbuf      []byte // data frames, owned by the holder of msgMu
+	ctrlBuf   [maxHeaderSize + maxControlPayload]byte
+	writer    messageWriter
+	keys      [64]byte // masking keys, refilled from crypto/rand
+	keyPos    int
+	bufs      net.Buffers
+	bufsArr   [2][]byte
 	writeErr  error // sticky, guarded by frameMu
 	closeSent bool  // guarded by frameMu
 

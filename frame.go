@@ -208,20 +208,20 @@ func protocolError(reason string) *ProtocolError {
 }
 
 var (
-	errLengthOverflow          = protocolError("frame length has its most significant bit set")
-	errReservedBits            = protocolError("reserved bits set without an extension that defines them")
-	errUnknownOpcode           = protocolError("unknown opcode")
-	errUnmasked                = protocolError("client frame is not masked")
-	errMasked                  = protocolError("server frame is masked")
-	errFragmentedControl       = protocolError("fragmented control frame")
-	errControlTooLong          = protocolError("control frame payload longer than 125 bytes")
-	errUnexpectedContinuation  = protocolError("continuation frame with no message open")
-	errExpectedContinuation    = protocolError("new data frame while a fragmented message is open")
-	errCloseTooShort           = protocolError("close frame payload of 1 byte")
-	errInvalidCloseCode        = protocolError("invalid close code")
-	errTooManyFragments        = &ProtocolError{Code: StatusPolicyViolation, Reason: "too many fragments in one message"}
-	errInvalidUTF8             = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
-	errInvalidCloseReasonUTF8  = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in close reason"}
+	errLengthOverflow         = protocolError("frame length has its most significant bit set")
+	errReservedBits           = protocolError("reserved bits set without an extension that defines them")
+	errUnknownOpcode          = protocolError("unknown opcode")
+	errUnmasked               = protocolError("client frame is not masked")
+	errMasked                 = protocolError("server frame is masked")
+	errFragmentedControl      = protocolError("fragmented control frame")
+	errControlTooLong         = protocolError("control frame payload longer than 125 bytes")
+	errUnexpectedContinuation = protocolError("continuation frame with no message open")
+	errExpectedContinuation   = protocolError("new data frame while a fragmented message is open")
+	errCloseTooShort          = protocolError("close frame payload of 1 byte")
+	errInvalidCloseCode       = protocolError("invalid close code")
+	errTooManyFragments       = &ProtocolError{Code: StatusPolicyViolation, Reason: "too many fragments in one message"}
+	errInvalidUTF8            = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
+	errInvalidCloseReasonUTF8 = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in close reason"}
 
 	// ErrMessageTooBig is returned by reads when a message exceeds the read
 	// limit. The connection has been failed with close code 1009
