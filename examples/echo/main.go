@@ -1,0 +1,174 @@
+// Command echo is a WebSocket echo server: every text and binary message
+// received on any path is sent back unchanged, with the same message type.
+//
+//	go run ./examples/echo -addr 127.0.0.1:9001
+//
+// See README.md for the flags.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ccf874ba/websocket"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on (port 0 picks a free port)")
+	readLimit := flag.Int64("read-limit", 64<<20, "largest message accepted, in bytes")
+	origins := flag.String("origin", "", "comma-separated path.Match patterns of Origin hosts to accept besides the server's own host, e.g. '127.0.0.1:*'")
+	anyOrigin := flag.Bool("insecure-skip-verify", false, "accept a handshake from any Origin (disables the cross-site check)")
+	stream := flag.Bool("stream", false, "echo through Conn.Reader/Conn.Writer instead of whole-message Read/Write")
+	flag.Parse()
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	s := &server{
+		ctx:    ctx,
+		stream: *stream,
+		opts: websocket.AcceptOptions{
+			ReadLimit:          *readLimit,
+			InsecureSkipVerify: *anyOrigin,
+			OriginPatterns:     splitList(*origins),
+		},
+	}
+	if err := run(ctx, *addr, s); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, addr string, s *server) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.Default(),
+	}
+	// The actual address, for scripts that listen on port 0.
+	fmt.Printf("listening on ws://%s\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Print("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Shutdown stops the listener and waits for plain HTTP requests; the
+	// hijacked WebSocket connections are closed by their handlers (1001
+	// going away), which s.wg waits for.
+	err = hs.Shutdown(sctx)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		log.Print("some connections did not close in time")
+	}
+	return err
+}
+
+type server struct {
+	ctx    context.Context // canceled at shutdown
+	opts   websocket.AcceptOptions
+	stream bool
+	wg     sync.WaitGroup
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	opts := s.opts
+	c, err := websocket.Accept(w, r, &opts)
+	if err != nil {
+		// Accept has already written an HTTP error response.
+		log.Printf("%s %s: %v", r.RemoteAddr, r.URL.Path, err)
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer c.CloseNow()
+
+	// At shutdown, say goodbye; the pending Read then returns.
+	stop := context.AfterFunc(s.ctx, func() {
+		c.Close(websocket.StatusGoingAway, "server shutting down")
+	})
+	defer stop()
+
+	echo := s.echoMessage
+	if s.stream {
+		echo = s.echoStream
+	}
+	for {
+		if err := echo(c); err != nil {
+			switch websocket.CloseStatus(err) {
+			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+				// The peer closed cleanly; the library answered its close frame.
+			default:
+				if s.ctx.Err() == nil {
+					log.Printf("%s %s: %v", r.RemoteAddr, r.URL.Path, err)
+				}
+			}
+			return
+		}
+	}
+}
+
+// echoMessage reads one whole message and writes it back.
+func (s *server) echoMessage(c *websocket.Conn) error {
+	typ, p, err := c.Read(context.Background())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return c.Write(ctx, typ, p)
+}
+
+// echoStream copies one message from a Reader to a Writer without holding it
+// in memory whole.
+func (s *server) echoStream(c *websocket.Conn) error {
+	typ, r, err := c.Reader(context.Background())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := c.Writer(ctx, typ)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,115 @@
+'use strict';
+// A WebSocket echo server built on the Node "ws" package, used as the peer
+// for this library's clients (examples/client and interop/goclient).
+//
+// It listens on 127.0.0.1 (port from argv[2], default 0 = any free port) and
+// prints "listening <port>" on stdout once ready.
+//
+// Paths:
+//   /frag-*        echo every message back split into 3 fragments
+//   /close-<code>  close immediately with <code> and reason "bye"
+//   anything else  echo every message back unchanged (same opcode)
+// Every connection is pinged once by the server with the payload
+// "srv-ping:<path>"; whether the matching pong came back is recorded.
+// Subprotocol "echo.v1" is selected when the client offers it.
+//
+// Plain HTTP GET /__report/<path without leading slash> answers JSON
+// {"closed":bool,"code":n,"reason":"...","pong":bool,"messages":n}
+// describing the last WebSocket connection on /<path>, waiting up to 3 s for
+// it to finish closing. 404 if no such connection was seen.
+
+const http = require('http');
+const { WebSocketServer } = require('ws');
+
+const records = new Map(); // path -> record
+const waiters = new Map(); // path -> [fn]
+
+function notify(path) {
+  const fns = waiters.get(path) || [];
+  waiters.delete(path);
+  for (const fn of fns) fn();
+}
+
+const server = http.createServer((req, res) => {
+  const m = /^\/__report\/(.*)$/.exec(req.url);
+  if (!m) {
+    res.writeHead(426, { 'Content-Type': 'text/plain' });
+    res.end('websocket only\n');
+    return;
+  }
+  const path = '/' + decodeURIComponent(m[1]);
+  const send = () => {
+    const rec = records.get(path);
+    if (!rec) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('no connection seen on ' + path + '\n');
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(rec) + '\n');
+  };
+  const rec = records.get(path);
+  if (rec && rec.closed) return send();
+  const timer = setTimeout(send, 3000);
+  const list = waiters.get(path) || [];
+  list.push(() => { clearTimeout(timer); send(); });
+  waiters.set(path, list);
+});
+
+const wss = new WebSocketServer({
+  server,
+  maxPayload: 128 * 1024 * 1024,
+  perMessageDeflate: false,
+  handleProtocols: (protocols) => (protocols.has('echo.v1') ? 'echo.v1' : false),
+});
+
+wss.on('connection', (ws, req) => {
+  const path = req.url;
+  const rec = { closed: false, code: null, reason: '', pong: false, messages: 0 };
+  records.set(path, rec);
+  const pingPayload = Buffer.from('srv-ping:' + path);
+
+  ws.on('pong', (data) => {
+    if (Buffer.compare(data, pingPayload) === 0) rec.pong = true;
+  });
+  ws.on('error', (err) => {
+    rec.error = String(err && err.message);
+  });
+  ws.on('close', (code, reason) => {
+    rec.closed = true;
+    rec.code = code;
+    rec.reason = reason.toString();
+    notify(path);
+  });
+
+  const cm = /^\/close-(\d+)(-|$)/.exec(path);
+  if (cm) {
+    ws.close(Number(cm[1]), 'bye');
+    return;
+  }
+  ws.ping(pingPayload);
+
+  const frag = path.startsWith('/frag-');
+  ws.on('message', (data, isBinary) => {
+    rec.messages++;
+    if (!frag || data.length < 3) {
+      ws.send(data, { binary: isBinary });
+      return;
+    }
+    const a = Math.floor(data.length / 3);
+    const b = Math.floor((2 * data.length) / 3);
+    // Split at byte offsets: for text this may cut a UTF-8 sequence in two,
+    // which a receiver must accept (validation applies to the whole message).
+    ws.send(data.subarray(0, a), { binary: isBinary, fin: false });
+    ws.send(data.subarray(a, b), { binary: isBinary, fin: false });
+    ws.send(data.subarray(b), { binary: isBinary, fin: true });
+  });
+});
+
+server.listen(Number(process.argv[2] || 0), '127.0.0.1', () => {
+  process.stdout.write('listening ' + server.address().port + '\n');
+});
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => process.exit(0));
+}
