@@ -83,7 +83,7 @@ PY=$VENV/bin/python
 # ---- build ---------------------------------------------------------------
 
 cd "$ROOT"
-for prog in examples/echo examples/client interop/goclient; do
+for prog in examples/echo examples/client examples/chat interop/goclient; do
 	if ! go build -o "$TMP/$(basename "$prog")" "./$prog" >"$TMP/build.log" 2>&1; then
 		sed 's/^/  | /' "$TMP/build.log"
 		fail "build/$prog" "go build failed"
@@ -130,6 +130,8 @@ start node-server node node_server.js 0
 NODE=ws://127.0.0.1:$PORT
 start py-server "$PY" py_server.py 0
 PYS=ws://127.0.0.1:$PORT
+start chat "$TMP/chat" -addr 127.0.0.1:0
+CHAT=http://127.0.0.1:$PORT
 log "examples/echo $ECHO, examples/echo -stream $ECHO_STREAM, node ws server $NODE, python websockets server $PYS"
 
 # ---- suites --------------------------------------------------------------
@@ -204,7 +206,10 @@ done
 suite go-client-node 240 "$TMP/goclient" -url "$NODE" -name go-client/node
 suite go-client-python 240 "$TMP/goclient" -url "$PYS" -name go-client/python
 
-# 5. examples/echo shuts down gracefully: open connections get 1001.
+# 5. examples/chat: a browser page, and a slow reader does not block others.
+suite chat 120 node chat_test.js "$CHAT" chat
+
+# 6. examples/echo shuts down gracefully: open connections get 1001.
 log "echo-shutdown"
 node -e '
 const WebSocket = require("ws");
@@ -240,7 +245,7 @@ else
 fi
 
 if [ "$FAILED" -gt 0 ]; then
-	for name in echo echo-stream node-server py-server; do
+	for name in echo echo-stream node-server py-server chat; do
 		if [ -s "$TMP/$name.err" ]; then
 			log "$name stderr (last 30 lines)"
 			tail -30 "$TMP/$name.err" | sed 's/^/  | /'

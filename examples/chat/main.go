@@ -60,7 +60,7 @@ func run(ctx context.Context, addr string) error {
 		return err
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("chat on http://%s/\n", ln.Addr())
+	fmt.Printf("listening on http://%s\n", ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

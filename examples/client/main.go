@@ -112,6 +112,7 @@ func run(ctx context.Context, url string, wait, dialTimeout time.Duration, readL
 			line = bytes.TrimSuffix(line, []byte("\n"))
 			line = bytes.TrimSuffix(line, []byte("\r"))
 			if !utf8.Valid(line) {
+				c.Close(websocket.StatusGoingAway, "")
 				return fmt.Errorf("input line %d is not valid UTF-8", sent+1)
 			}
 			wctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -126,6 +127,7 @@ func run(ctx context.Context, url string, wait, dialTimeout time.Duration, readL
 			break
 		}
 		if rerr != nil {
+			c.Close(websocket.StatusGoingAway, "")
 			return fmt.Errorf("reading input: %w", rerr)
 		}
 	}
