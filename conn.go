@@ -79,33 +79,35 @@ type Conn struct {
 	readLimit    atomic.Int64
 
 	// Read side: owned by the holder of readMu.
-	readMu   ctxMutex
-	rbuf     []byte
-	rpos     int
-	rend     int
-	rs       readState
-	msg      messageReader
-	readCtx  context.Context
-	readStop func() bool // stops the AfterFunc that cancels reads
-	readErr  error       // sticky: set once the read side is finished
-	readDone chan struct{}
-	readOnce sync.Once
-	scratch  [512]byte // for discarding payload
+	readMu       ctxMutex
+	rbuf         []byte
+	rpos         int
+	rend         int
+	rs           readState
+	msg          messageReader
+	readCtx      context.Context
+	readStop     func() bool // stops the AfterFunc that cancels reads
+	readDeadline deadline
+	readErr      error // sticky: set once the read side is finished
+	readDone     chan struct{}
+	readOnce     sync.Once
+	scratch      [512]byte // for discarding payload
 
 	// Write side. msgMu is held for a whole data message, frameMu for the
 	// write of one frame, so control frames go out between the fragments
 	// of a streamed message.
-	msgMu     ctxMutex
-	frameMu   ctxMutex
-	wbuf      []byte // data frames, owned by the holder of msgMu
-	ctrlBuf   [maxHeaderSize + maxControlPayload]byte
-	writer    messageWriter
-	keys      [64]byte // masking keys, refilled from crypto/rand
-	keyPos    int
-	bufs      net.Buffers
-	bufsArr   [2][]byte
-	writeErr  error // sticky, guarded by frameMu
-	closeSent bool  // guarded by frameMu
+	msgMu         ctxMutex
+	frameMu       ctxMutex
+	wbuf          []byte // data frames, owned by the holder of msgMu
+	ctrlBuf       [maxHeaderSize + maxControlPayload]byte
+	writer        messageWriter
+	keys          [64]byte // masking keys, refilled from crypto/rand
+	keyPos        int
+	bufs          net.Buffers
+	bufsArr       [2][]byte
+	writeDeadline deadline
+	writeErr      error // sticky, guarded by frameMu
+	closeSent     bool  // guarded by frameMu
 
 	pingMu sync.Mutex
 	pings  map[string]chan struct{}
@@ -380,13 +382,8 @@ func (c *Conn) fill() error {
 // reader never consumes part of a frame it cannot finish; anything else
 // ends the read side.
 func (c *Conn) readFailed(err error) error {
-	if ctx := c.readCtx; ctx != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-			return context.DeadlineExceeded
-		}
+	if ctxErr := ctxCause(c.readCtx, err); ctxErr != nil {
+		return ctxErr
 	}
 	if c.isClosed() {
 		return c.readFatal(net.ErrClosed)
@@ -520,26 +517,75 @@ func (c *Conn) fail(perr *ProtocolError) error {
 // costs nothing; any other sets the read deadline and, for cancellation,
 // registers a function that moves it into the past.
 func (c *Conn) armRead(ctx context.Context) {
-	if c.readStop != nil {
-		if !c.readStop() {
-			// The function ran or is running; let it finish before
-			// clearing the deadline it set.
-			c.nc.SetReadDeadline(time.Time{})
-		}
-		c.readStop = nil
-		c.nc.SetReadDeadline(time.Time{})
-	} else if c.readCtx != nil && c.readCtx.Done() != nil {
-		c.nc.SetReadDeadline(time.Time{})
-	}
+	prev := c.readCtx
 	c.readCtx = ctx
+	if c.readStop != nil {
+		c.readStop()
+		c.readStop = nil
+	}
+	if prev == nil || prev.Done() == nil {
+		if ctx.Done() == nil {
+			return
+		}
+	}
+	c.readStop = c.readDeadline.arm(ctx, c.nc.SetReadDeadline)
+}
+
+// deadline ties a net.Conn deadline to a context. The function that
+// context.AfterFunc runs on cancellation may still be running after stop
+// has returned; the generation makes such a late call harmless, so it can
+// never cut short the next operation.
+type deadline struct {
+	mu  sync.Mutex
+	gen uint64
+}
+
+// arm sets the deadline for ctx (or clears it, for a context that cannot
+// end) and returns the function that stops watching ctx, or nil.
+func (d *deadline) arm(ctx context.Context, set func(time.Time) error) (stop func() bool) {
+	d.mu.Lock()
+	d.gen++
+	gen := d.gen
+	t, _ := ctx.Deadline()
+	set(t)
+	d.mu.Unlock()
 	if ctx.Done() == nil {
-		return
+		return nil
 	}
-	if d, ok := ctx.Deadline(); ok {
-		c.nc.SetReadDeadline(d)
+	return context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		if d.gen == gen {
+			set(aLongTimeAgo)
+		}
+		d.mu.Unlock()
+	})
+}
+
+// disarm stops watching and clears the deadline.
+func (d *deadline) disarm(stop func() bool, set func(time.Time) error) {
+	if stop != nil {
+		stop()
 	}
-	nc := c.nc
-	c.readStop = context.AfterFunc(ctx, func() { nc.SetReadDeadline(aLongTimeAgo) })
+	d.mu.Lock()
+	d.gen++
+	set(time.Time{})
+	d.mu.Unlock()
+}
+
+// ctxCause reports whether err, from I/O bounded by ctx, was caused by ctx
+// ending, and if so returns ctx's error. The network poller can report the
+// deadline a moment before the context's own timer marks it done.
+func ctxCause(ctx context.Context, err error) error {
+	if ctx == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
@@ -687,25 +733,18 @@ func (c *Conn) armWrite(ctx context.Context) func() bool {
 	if ctx.Done() == nil {
 		return nil
 	}
-	if d, ok := ctx.Deadline(); ok {
-		c.nc.SetWriteDeadline(d)
-	}
-	nc := c.nc
-	return context.AfterFunc(ctx, func() { nc.SetWriteDeadline(aLongTimeAgo) })
+	return c.writeDeadline.arm(ctx, c.nc.SetWriteDeadline)
 }
 
 func (c *Conn) disarmWrite(ctx context.Context, stop func() bool, err error) error {
 	if ctx.Done() != nil {
-		if stop != nil {
-			stop()
-		}
-		c.nc.SetWriteDeadline(time.Time{})
+		c.writeDeadline.disarm(stop, c.nc.SetWriteDeadline)
 	}
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
-		err = ctx.Err()
+	if ctxErr := ctxCause(ctx, err); ctxErr != nil {
+		err = ctxErr
 	} else if c.isClosed() {
 		err = net.ErrClosed
 	} else {

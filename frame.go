@@ -219,7 +219,7 @@ var (
 	errExpectedContinuation   = protocolError("new data frame while a fragmented message is open")
 	errCloseTooShort          = protocolError("close frame payload of 1 byte")
 	errInvalidCloseCode       = protocolError("invalid close code")
-	errTooManyFragments       = &ProtocolError{Code: StatusPolicyViolation, Reason: "too many fragments in one message"}
+	errTooManyFragments       = &ProtocolError{Code: StatusMessageTooBig, Reason: "too many fragments in one message"}
 	errInvalidUTF8            = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
 	errInvalidCloseReasonUTF8 = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in close reason"}
 
