@@ -82,9 +82,18 @@ PY=$VENV/bin/python
 
 # ---- build ---------------------------------------------------------------
 
+# With the race detector where it works, so that data races in the library
+# under real traffic fail the run (checked at the end).
 cd "$ROOT"
+RACE=-race
+if ! CGO_ENABLED=1 go build -race -o "$TMP/race-probe" ./examples/echo >/dev/null 2>&1; then
+	log "race detector unavailable; building without it"
+	RACE=
+else
+	export CGO_ENABLED=1
+fi
 for prog in examples/echo examples/client examples/chat interop/goclient; do
-	if ! go build -o "$TMP/$(basename "$prog")" "./$prog" >"$TMP/build.log" 2>&1; then
+	if ! go build $RACE -o "$TMP/$(basename "$prog")" "./$prog" >"$TMP/build.log" 2>&1; then
 		sed 's/^/  | /' "$TMP/build.log"
 		fail "build/$prog" "go build failed"
 		finish
@@ -242,6 +251,21 @@ if grep -q '^close 1001' "$TMP/shutdown.out"; then
 	ok "echo-shutdown/client-got-1001"
 else
 	fail "echo-shutdown/client-got-1001" "client saw: $(tr '\n' ' ' <"$TMP/shutdown.out")"
+fi
+
+# Data races reported by any of the Go programs.
+if [ -n "$RACE" ]; then
+	kill "${PIDS[@]}" 2>/dev/null || true
+	wait "${PIDS[@]}" 2>/dev/null || true
+	for f in "$TMP"/echo.err "$TMP"/echo-stream.err "$TMP"/chat.err "$TMP"/cli.*.err "$TMP"/go-client-*.err; do
+		name=$(basename "$f" .err)
+		if grep -q 'WARNING: DATA RACE' "$f"; then
+			fail "race/$name" "data race reported (first report below)"
+			sed -n '/WARNING: DATA RACE/,/^==================$/p' "$f" | head -60 | sed 's/^/  | /'
+		else
+			ok "race/$name"
+		fi
+	done
 fi
 
 if [ "$FAILED" -gt 0 ]; then
