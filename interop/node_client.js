@@ -187,6 +187,43 @@ async function main() {
     await closeClean(p);
   });
 
+  await check('fragmented-16MiB-in-4096-fragments', 60000, async (c) => {
+    const p = await open(c);
+    const whole = makeBinary(16 << 20);
+    const step = 4096;
+    for (let i = 0; i < whole.length; i += step) {
+      p.ws.send(whole.subarray(i, i + step), { binary: true, fin: i + step >= whole.length });
+    }
+    const m = await p.recv();
+    expectEqual(m.data, whole, m.isBinary, true);
+    await closeClean(p);
+  });
+
+  await check('pings-during-16MiB-echo', 60000, async (c) => {
+    // The server answers pings while it is writing a large echo: its pongs
+    // must go between frames, never inside one.
+    const p = await open(c);
+    const whole = makeBinary(16 << 20);
+    const pongs = [];
+    p.ws.on('pong', (d) => pongs.push(d.toString()));
+    p.ws.send(whole, { binary: true });
+    for (let i = 0; i < 200; i++) {
+      p.ws.ping(`ping ${i}`);
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    p.ws.send('after', { binary: false });
+    const m = await p.recv();
+    expectEqual(m.data, whole, m.isBinary, true);
+    const m2 = await p.recv();
+    expectEqual(m2.data, Buffer.from('after'), m2.isBinary, false);
+    const deadline = Date.now() + 5000;
+    while (pongs.length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200; i++) {
+      if (pongs[i] !== `ping ${i}`) throw new Error(`pong ${i} is ${JSON.stringify(pongs[i])}, want "ping ${i}" (${pongs.length} pongs)`);
+    }
+    await closeClean(p);
+  });
+
   for (const [name, payload] of [['ping', Buffer.from('ping payload κόσμε')], ['ping-empty', Buffer.alloc(0)], ['ping-125', makeBinary(125)]]) {
     await check(name, 10000, async (c) => {
       const p = await open(c);
@@ -263,6 +300,17 @@ async function main() {
     await check('binary-64MiB+1-closes-1009', 60000, async (c) => {
       const p = await open(c);
       p.ws.send(makeBinary((64 << 20) + 1), { binary: true });
+      const info = await p.closed();
+      if (info.code !== 1009) throw new Error(`close event code ${info.code} (reason "${info.reason}"), want 1009`);
+    });
+    await check('fragmented-64MiB+1-closes-1009', 60000, async (c) => {
+      // The limit applies to the whole message, not to each fragment.
+      const p = await open(c);
+      const whole = makeBinary((64 << 20) + 1);
+      const step = 1 << 20;
+      for (let i = 0; i < whole.length; i += step) {
+        p.ws.send(whole.subarray(i, i + step), { binary: true, fin: i + step >= whole.length });
+      }
       const info = await p.closed();
       if (info.code !== 1009) throw new Error(`close event code ${info.code} (reason "${info.reason}"), want 1009`);
     });

@@ -170,7 +170,7 @@ suite() {
 
 # 1. Node ws client -> examples/echo (whole messages and streaming).
 suite node-client 240 node node_client.js "$ECHO" node-client --big
-suite node-client-stream 120 node node_client.js "$ECHO_STREAM" node-client-stream
+suite node-client-stream 240 node node_client.js "$ECHO_STREAM" node-client-stream --big
 
 # 2. Python websockets client -> examples/echo.
 suite py-client 180 "$PY" py_client.py "$ECHO" py-client
