@@ -8,6 +8,7 @@
 // Paths:
 //   /frag-*        echo every message back split into 3 fragments
 //   /close-<code>  close immediately with <code> and reason "bye"
+//   /reject-*      refuse the handshake with HTTP 403
 //   anything else  echo every message back unchanged (same opcode)
 // Every connection is pinged once by the server with the payload
 // "srv-ping:<path>"; whether the matching pong came back is recorded.
@@ -60,6 +61,7 @@ const wss = new WebSocketServer({
   server,
   maxPayload: 128 * 1024 * 1024,
   perMessageDeflate: false,
+  verifyClient: (info, cb) => (info.req.url.startsWith('/reject-') ? cb(false, 403, 'rejected on purpose') : cb(true)),
   handleProtocols: (protocols) => (protocols.has('echo.v1') ? 'echo.v1' : false),
 });
 

@@ -8,6 +8,7 @@ Listens on 127.0.0.1 (PORT 0 or absent = any free port) and prints
 
   /frag-*        echo every message back split into 3 fragments
   /close-<code>  close immediately with <code> and reason "bye"
+  /reject-*      refuse the handshake with HTTP 403
   anything else  echo every message back unchanged (same opcode)
 
 Every connection is pinged once with the payload "srv-ping:<path>".
@@ -42,6 +43,8 @@ async def report(path):
 
 
 async def process_request(connection, request):
+    if request.path.startswith("/reject-"):
+        return connection.respond(http.HTTPStatus.FORBIDDEN, "rejected on purpose\n")
     m = re.match(r"^/__report/(.*)$", request.path)
     if m:
         path = "/" + urllib.parse.unquote(m.group(1))

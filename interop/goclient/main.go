@@ -573,6 +573,22 @@ func (t *tester) run() {
 		return t.closeClean(ctx, c, path)
 	})
 
+	t.check("handshake-403-is-ErrBadHandshake", 10*time.Second, func(ctx context.Context) error {
+		t.seq++
+		c, resp, err := websocket.Dial(ctx, fmt.Sprintf("%s/reject-%d", t.base, t.seq), nil)
+		if err == nil {
+			c.CloseNow()
+			return fmt.Errorf("Dial succeeded, want the server's 403")
+		}
+		if !errors.Is(err, websocket.ErrBadHandshake) {
+			return fmt.Errorf("Dial error %v, want one wrapping ErrBadHandshake", err)
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			return fmt.Errorf("Dial response %v, want status 403", resp)
+		}
+		return nil
+	})
+
 	t.check("close-reason-utf8", 10*time.Second, func(ctx context.Context) error {
 		c, path, err := t.dial(ctx, "", nil)
 		if err != nil {
