@@ -77,6 +77,7 @@ def dial():
         open_timeout=10,
         close_timeout=10,
         ping_interval=None,
+        proxy=None,  # loopback only, whatever the environment says
     )
 
 
