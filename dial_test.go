@@ -60,7 +60,9 @@ func TestDialRejectsBadResponses(t *testing.T) {
 		{"4.1/wrong accept key", func(k string) string { return ok("AAAAAAAAAAAAAAAAAAAAAA==") + "\r\n" }},
 		{"4.1/unoffered subprotocol", func(k string) string { return ok(k) + "Sec-WebSocket-Protocol: evil\r\n\r\n" }},
 		{"4.1/unoffered extension", func(k string) string { return ok(k) + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n" }},
-		{"huge response header", func(k string) string { return ok(k) + "X-Big: " + strings.Repeat("a", 2*maxResponseHeader) + "\r\n\r\n" }},
+		{"huge response header", func(k string) string {
+			return ok(k) + "X-Big: " + strings.Repeat("a", 2*maxResponseHeader) + "\r\n\r\n"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
