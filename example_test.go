@@ -1,0 +1,166 @@
+package websocket_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/ccf874ba/websocket"
+)
+
+// An echo server, mounted as an http.Handler, and a client talking to it.
+func Example_echo() {
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+		for {
+			typ, msg, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if err := c.Write(context.Background(), typ, msg); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	typ, msg, err := c.Read(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(typ, string(msg))
+	fmt.Println(c.Close(websocket.StatusNormalClosure, ""))
+	// Output:
+	// text hello
+	// <nil>
+}
+
+// Accept with options: a subprotocol, a larger read limit, and browsers from
+// another origin allowed.
+func ExampleAccept() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Subprotocols:   []string{"chat.v2", "chat.v1"},
+			OriginPatterns: []string{"*.example.com"},
+			ReadLimit:      16 << 20,
+		})
+		if err != nil {
+			return // Accept has answered with an HTTP error
+		}
+		defer c.CloseNow()
+		c.Write(r.Context(), websocket.MessageText, []byte("speaking "+c.Subprotocol()))
+		c.Close(websocket.StatusNormalClosure, "")
+	}))
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
+		Subprotocols: []string{"chat.v1", "chat.v2"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, msg, _ := c.Read(context.Background())
+	fmt.Println(string(msg))
+	_, _, err = c.Read(context.Background())
+	fmt.Println(websocket.CloseStatus(err))
+	// Output:
+	// speaking chat.v2
+	// 1000 (normal closure)
+}
+
+// A plain HTTP request to a WebSocket endpoint gets 426 Upgrade Required.
+func ExampleHandler() {
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("Sec-WebSocket-Version"))
+	// Output: 426 13
+}
+
+// Streaming: the server writes a message in pieces with Writer, the client
+// consumes it with Reader without holding it all in memory.
+func ExampleConn_Reader() {
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+		w, err := c.Writer(context.Background(), websocket.MessageBinary)
+		if err != nil {
+			return
+		}
+		for i := 0; i < 1000; i++ {
+			w.Write([]byte("0123456789"))
+		}
+		w.Close()
+	}))
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	typ, r, err := c.Reader(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	fmt.Println(typ, n, err)
+	// Output: binary 10000 <nil>
+}
+
+// Telling a clean close from a failure.
+func ExampleCloseStatus() {
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+		c.Close(websocket.StatusGoingAway, "restarting")
+	}))
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _, err = c.Read(context.Background())
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		fmt.Println(websocket.CloseStatus(err) == websocket.StatusGoingAway, ce.Reason)
+	}
+	// Output: true restarting
+}
+
+// A read limit is enforced from the frame header: the sender of an
+// oversized message gets close code 1009.
+func ExampleConn_SetReadLimit() {
+	serverErr := make(chan error, 1)
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+		c.SetReadLimit(10)
+		_, _, err := c.Read(context.Background())
+		serverErr <- err
+	}))
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Write(context.Background(), websocket.MessageText, []byte("more than ten bytes"))
+	_, _, err = c.Read(context.Background())
+	fmt.Println("client:", websocket.CloseStatus(err))
+	fmt.Println("server:", errors.Is(<-serverErr, websocket.ErrMessageTooBig))
+	// Output:
+	// client: 1009 (message too big)
+	// server: true
+}
