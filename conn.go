@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -58,6 +59,7 @@ type connConfig struct {
 	readBufferSize  int
 	writeBufferSize int
 	closeTimeout    time.Duration
+	deflate         *deflateConfig // nil: permessage-deflate not negotiated
 }
 
 // Conn is a WebSocket connection, made by [Accept] on the server side or by
@@ -91,7 +93,10 @@ type Conn struct {
 	readErr      error // sticky: set once the read side is finished
 	readDone     chan struct{}
 	readOnce     sync.Once
-	scratch      [512]byte // for discarding payload
+	scratch      [512]byte     // for discarding payload
+	inflater     io.ReadCloser // pooled, held while a compressed message is read
+	isrc         inflateSource
+	dict         window // history for the next message under context takeover
 
 	// Write side. msgMu is held for a whole data message, frameMu for the
 	// write of one frame, so control frames go out between the fragments
@@ -101,6 +106,7 @@ type Conn struct {
 	wbuf          []byte // data frames, owned by the holder of msgMu
 	ctrlBuf       [maxHeaderSize + maxControlPayload]byte
 	writer        messageWriter
+	deflate       *deflateConfig
 	keys          [64]byte // masking keys, refilled from crypto/rand
 	keyPos        int
 	bufs          net.Buffers
@@ -118,17 +124,21 @@ type Conn struct {
 
 // readState is where the reader is within the stream of frames.
 type readState struct {
-	open      bool        // a data message has started and has not ended
-	typ       MessageType // type of the open message
-	fin       bool        // the current frame is the last of the message
-	remaining int64       // payload bytes left in the current frame
-	key       uint32      // masking key at the current payload position
-	size      int64       // bytes of the message read so far
-	frames    int         // frames of the message so far
-	limit     int64       // read limit for this message, <0 for none
-	maxFrames int
-	utf8      utf8State
-	gen       uint64 // counts messages, to detect stale readers
+	open          bool        // a data message has started and has not ended
+	typ           MessageType // type of the open message
+	fin           bool        // the current frame is the last of the message
+	remaining     int64       // payload bytes left in the current frame
+	key           uint32      // masking key at the current payload position
+	size          int64       // bytes of the message read so far (inflated)
+	wire          int64       // payload bytes received for the message
+	wireLimit     int64       // limit on wire, looser than limit when compressed
+	compressed    bool        // RSV1 was set on the first frame (RFC 7692)
+	inflateBroken bool        // a read of the compressed message was interrupted
+	frames        int         // frames of the message so far
+	limit         int64       // read limit for this message, <0 for none
+	maxFrames     int
+	utf8          utf8State
+	gen           uint64 // counts messages, to detect stale readers
 }
 
 func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
@@ -167,6 +177,13 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 	c.wbuf = make([]byte, maxHeaderSize+wsize)
 	c.msg.c = c
 	c.writer.c = c
+	c.isrc.c = c
+	if cfg.deflate != nil {
+		c.deflate = cfg.deflate
+		if cfg.deflate.recvTakeover {
+			c.dict.max = 1 << cfg.deflate.recvWindowBits
+		}
+	}
 	return c
 }
 
@@ -256,6 +273,12 @@ func (c *Conn) nextMessage() error {
 	for c.rs.open {
 		// Drain the unread rest of the previous message; the read limit
 		// still bounds it.
+		if c.rs.inflateBroken {
+			if err := c.skipBrokenMessage(); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := c.readMessage(c.scratch[:]); err != nil && err != io.EOF {
 			return err
 		}
@@ -265,19 +288,53 @@ func (c *Conn) nextMessage() error {
 		return err
 	}
 	limit := c.readLimit.Load()
-	c.rs = readState{
-		open:      true,
-		typ:       MessageType(h.op),
-		fin:       h.fin,
-		remaining: h.length,
-		key:       h.key,
-		frames:    1,
-		limit:     limit,
-		maxFrames: fragmentCap(limit),
-		gen:       c.rs.gen + 1,
+	compressed := h.rsv&rsv1 != 0
+	wireLimit := limit
+	if compressed && limit >= 0 && limit < 1<<56 {
+		// Deflate can grow incompressible data a little; the limit that
+		// matters is on the inflated size, checked as it is produced.
+		wireLimit = limit + limit/64 + 1024
 	}
-	if limit >= 0 && h.length > limit {
+	c.rs = readState{
+		open:       true,
+		typ:        MessageType(h.op),
+		fin:        h.fin,
+		remaining:  h.length,
+		key:        h.key,
+		frames:     1,
+		limit:      limit,
+		wireLimit:  wireLimit,
+		compressed: compressed,
+		maxFrames:  fragmentCap(limit),
+		gen:        c.rs.gen + 1,
+	}
+	if wireLimit >= 0 && h.length > wireLimit {
 		return c.fail(ErrMessageTooBig.(*ProtocolError))
+	}
+	if compressed {
+		c.isrc.tail, c.isrc.done = nil, false
+		c.inflater = getFlateReader(&c.isrc, c.dict.buf)
+	}
+	return nil
+}
+
+// skipBrokenMessage discards the frames of a compressed message whose
+// inflation a context interrupted. Under context takeover the next message
+// may refer to the lost data, so the connection cannot go on.
+func (c *Conn) skipBrokenMessage() error {
+	for {
+		_, err := c.readRaw(c.scratch[:])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	c.rs.open = false
+	c.inflater = nil
+	if c.dict.max > 0 {
+		return c.fail(errLostContext)
 	}
 	return nil
 }
@@ -289,18 +346,66 @@ func fragmentCap(limit int64) int {
 	return int(max(minFragmentCap, min(limit/16, 1<<30)))
 }
 
-// readMessage reads payload of the open message into p. It returns io.EOF
-// once the message has ended, moving across continuation frames and
-// handling the control frames between them. Each byte is unmasked, counted
-// against the limit and, for text, validated as it arrives.
-func (c *Conn) readMessage(p []byte) (int, error) {
+// readMessage reads payload of the open message into p, inflating it if
+// it is compressed. It returns io.EOF once the message has ended (possibly
+// with the last bytes). Every byte is counted against the read limit and,
+// for text, validated as UTF-8 as it arrives.
+func (c *Conn) readMessage(p []byte) (n int, err error) {
+	rs := &c.rs
+	if rs.compressed {
+		n, err = c.inflater.Read(p)
+		if n > 0 {
+			rs.size += int64(n)
+			if rs.limit >= 0 && rs.size > rs.limit {
+				return 0, c.fail(ErrMessageTooBig.(*ProtocolError))
+			}
+			if c.dict.max > 0 {
+				c.dict.write(p[:n])
+			}
+		}
+		switch {
+		case err == io.EOF:
+			// The inflater saw the final block of the tail; make sure the
+			// frames are consumed to the end of the message.
+			for !c.isrc.rawDone() {
+				if _, err := c.readRaw(c.scratch[:]); err != nil && err != io.EOF {
+					return 0, err
+				}
+			}
+			putFlateReader(c.inflater)
+			c.inflater = nil
+		case errors.As(err, new(flate.CorruptInputError)) || err == io.ErrUnexpectedEOF:
+			// Corrupt or truncated deflate data (RFC 7692, Section 8).
+			return 0, c.fail(errBadCompressedData)
+		case err != nil:
+			// Our source failed (context, network): the inflater's error is
+			// sticky, so the rest of this message can only be skipped.
+			rs.inflateBroken = true
+		}
+	} else {
+		n, err = c.readRaw(p)
+		rs.size += int64(n)
+	}
+	if n > 0 && rs.typ == MessageText && !rs.utf8.feed(p[:n]) {
+		return 0, c.fail(errInvalidUTF8)
+	}
+	if err == io.EOF {
+		if rs.typ == MessageText && !rs.utf8.done() {
+			return 0, c.fail(errInvalidUTF8)
+		}
+		rs.open = false
+	}
+	return n, err
+}
+
+// readRaw reads the payload of the open message as it is on the wire,
+// unmasked, into p. It returns io.EOF at the end of the message's last
+// frame, moving across continuation frames and handling the control frames
+// between them.
+func (c *Conn) readRaw(p []byte) (int, error) {
 	rs := &c.rs
 	for rs.remaining == 0 {
 		if rs.fin {
-			if rs.typ == MessageText && !rs.utf8.done() {
-				return 0, c.fail(errInvalidUTF8)
-			}
-			rs.open = false
 			return 0, io.EOF
 		}
 		h, err := c.nextFrame(true)
@@ -311,7 +416,7 @@ func (c *Conn) readMessage(p []byte) (int, error) {
 		if rs.frames > rs.maxFrames {
 			return 0, c.fail(errTooManyFragments)
 		}
-		if rs.limit >= 0 && h.length > rs.limit-rs.size {
+		if rs.wireLimit >= 0 && h.length > rs.wireLimit-rs.wire {
 			return 0, c.fail(ErrMessageTooBig.(*ProtocolError))
 		}
 		rs.fin, rs.remaining, rs.key = h.fin, h.length, h.key
@@ -328,12 +433,61 @@ func (c *Conn) readMessage(p []byte) (int, error) {
 			rs.key = mask(p[:n], rs.key)
 		}
 		rs.remaining -= int64(n)
-		rs.size += int64(n)
-		if rs.typ == MessageText && !rs.utf8.feed(p[:n]) {
-			return 0, c.fail(errInvalidUTF8)
-		}
+		rs.wire += int64(n)
 	}
 	return n, err
+}
+
+// inflateSource feeds the inflater the payload of a compressed message,
+// followed by deflateTail. It is a flate.Reader (it has ReadByte), so the
+// inflater reads exactly the message and never wraps it in a bufio.Reader.
+type inflateSource struct {
+	c    *Conn
+	tail []byte // what is left of deflateTail once the frames are done
+	done bool   // the frames are done and tail has been set
+}
+
+func (s *inflateSource) rawDone() bool { return s.done }
+
+func (s *inflateSource) Read(p []byte) (int, error) {
+	if !s.done {
+		n, err := s.c.readRaw(p)
+		if err != io.EOF {
+			return n, err
+		}
+		s.done, s.tail = true, deflateTail
+	}
+	if len(s.tail) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.tail)
+	s.tail = s.tail[n:]
+	return n, nil
+}
+
+func (s *inflateSource) ReadByte() (byte, error) {
+	c := s.c
+	if rs := &c.rs; !s.done && rs.remaining > 0 && c.rpos < c.rend {
+		b := c.rbuf[c.rpos]
+		if !c.client {
+			b ^= byte(rs.key)
+			rs.key = rs.key>>8 | rs.key<<24
+		}
+		c.rpos++
+		rs.remaining--
+		rs.wire++
+		return b, nil
+	}
+	var one [1]byte
+	for {
+		n, err := s.Read(one[:])
+		if n == 1 {
+			return one[0], nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 }
 
 // readPayload reads up to len(p) bytes of the current frame's payload from
@@ -412,7 +566,7 @@ func (e *netError) Unwrap() error { return e.err }
 // (and, for a control frame, the whole payload) is buffered, which is what
 // makes a read interrupted by its context safe to retry.
 func (c *Conn) nextFrame(continuation bool) (header, error) {
-	rules := frameRules{inMessage: continuation, masked: !c.client}
+	rules := frameRules{inMessage: continuation, masked: !c.client, rsv1: c.deflate != nil}
 	for {
 		h, n, err := parseHeader(c.rbuf[c.rpos:c.rend])
 		if err != nil {
@@ -630,7 +784,20 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer c.msgMu.unlock()
+	if c.deflate != nil && len(p) >= c.deflate.threshold {
+		return c.writeCompressed(ctx, opcode(typ), p)
+	}
 	return c.writeData(ctx, header{fin: true, op: opcode(typ)}, p)
+}
+
+// writeCompressed sends p as one compressed message (RFC 7692, Section
+// 7.2.1), in frames of up to compressFrameSize bytes. The caller holds
+// msgMu.
+func (c *Conn) writeCompressed(ctx context.Context, op opcode, p []byte) error {
+	w := &c.writer
+	w.ctx, w.op = ctx, op
+	w.startDeflate()
+	return w.finishDeflate(w.deflateWrite(p))
 }
 
 var errBadMessageType = errors.New("websocket: message type must be MessageText or MessageBinary")
@@ -774,13 +941,20 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 
 // messageWriter is the io.WriteCloser that Writer returns; there is one per
 // Conn. It holds msgMu from Writer until Close. It collects payload in the
-// data buffer after room for the largest header.
+// data buffer after room for the largest header. With permessage-deflate, a
+// message that outgrows the buffer (or reaches the threshold by Close) is
+// compressed from then on: the flate.Writer feeds a deflateSink that frames
+// its output.
 type messageWriter struct {
 	c    *Conn
 	ctx  context.Context
 	op   opcode // opcode of the next frame: the type, then continuation
 	n    int    // bytes collected in c.wbuf[maxHeaderSize:]
 	done bool
+
+	fw   *flate.Writer // non-nil while compressing this message
+	sink deflateSink
+	pos  int // input bytes since the compressor was last reset
 }
 
 var errWriterClosed = errors.New("websocket: write to a closed message writer")
@@ -789,10 +963,24 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errWriterClosed
 	}
+	if w.fw != nil {
+		if err := w.deflateWrite(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	c := w.c
 	buf := c.wbuf[maxHeaderSize:]
 	written := 0
 	for len(p) > 0 {
+		if c.deflate != nil && w.n+len(p) > len(buf) {
+			// Too much for one frame: compress from here on.
+			w.startDeflate()
+			if err := w.deflateWrite(p); err != nil {
+				return written, err
+			}
+			return written + len(p), nil
+		}
 		if w.n == 0 && len(p) >= len(buf) && !c.client {
 			// A server's large write with nothing buffered goes out as a
 			// frame of its own instead of being copied.
@@ -816,17 +1004,140 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// startDeflate takes a compressor and a sink from the pools and feeds the
+// compressor whatever was buffered so far.
+func (w *messageWriter) startDeflate() {
+	c := w.c
+	w.sink.start(c, w.ctx, w.op)
+	w.fw = getFlateWriter(c.deflate.level, &w.sink)
+	w.pos = 0
+	if w.n > 0 {
+		w.deflateWrite(c.wbuf[maxHeaderSize : maxHeaderSize+w.n])
+		w.n = 0
+	}
+}
+
+// deflateWrite compresses p. When the peer limited our window below 32 KiB
+// (server_max_window_bits or client_max_window_bits), the compressor is
+// flushed and reset every 2^bits input bytes, so no back-reference can reach
+// further than the window: compress/flate always searches 32 KiB.
+func (w *messageWriter) deflateWrite(p []byte) error {
+	bits := w.c.deflate.sendWindowBits
+	if bits >= 15 {
+		_, err := w.fw.Write(p)
+		return err
+	}
+	size := 1 << bits
+	for len(p) > 0 {
+		if w.pos == size {
+			if err := w.fw.Flush(); err != nil {
+				return err
+			}
+			w.fw.Reset(&w.sink)
+			w.pos = 0
+		}
+		k := min(size-w.pos, len(p))
+		if _, err := w.fw.Write(p[:k]); err != nil {
+			return err
+		}
+		w.pos += k
+		p = p[k:]
+	}
+	return nil
+}
+
+// finishDeflate ends a compressed message: flush, strip the 00 00 FF FF
+// tail, send the final frame, and return the state to the pools.
+func (w *messageWriter) finishDeflate(err error) error {
+	if err == nil {
+		err = w.fw.Flush()
+	}
+	putFlateWriter(w.c.deflate.level, w.fw)
+	w.fw = nil
+	if err == nil {
+		err = w.sink.finish()
+	}
+	w.sink.release()
+	w.op = opContinuation
+	return err
+}
+
+// deflateSink receives compressed bytes and sends them as frames: the first
+// with RSV1 and the message's opcode, the rest as continuations. It always
+// holds back the last four bytes, which may be the start of the 00 00 FF FF
+// that the final frame must not carry (RFC 7692, Section 7.2.1).
+type deflateSink struct {
+	c   *Conn
+	ctx context.Context
+	op  opcode
+	rsv byte
+	buf *[]byte // pooled: maxHeaderSize of room, then payload
+	n   int
+	err error
+}
+
+func (s *deflateSink) start(c *Conn, ctx context.Context, op opcode) {
+	*s = deflateSink{c: c, ctx: ctx, op: op, rsv: rsv1, buf: compressBufPool.Get().(*[]byte)}
+}
+
+func (s *deflateSink) release() {
+	if s.buf != nil {
+		compressBufPool.Put(s.buf)
+		s.buf = nil
+	}
+}
+
+func (s *deflateSink) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	b := (*s.buf)[maxHeaderSize:]
+	total := len(p)
+	for len(p) > 0 {
+		if s.n == len(b) {
+			if s.err = s.emit(s.n-4, false); s.err != nil {
+				return 0, s.err
+			}
+		}
+		k := copy(b[s.n:], p)
+		s.n += k
+		p = p[k:]
+	}
+	return total, nil
+}
+
+// emit sends the first k collected bytes as a frame and keeps the rest.
+func (s *deflateSink) emit(k int, fin bool) error {
+	buf := *s.buf
+	err := s.c.writeInPlace(s.ctx, header{fin: fin, rsv: s.rsv, op: s.op}, buf, k)
+	s.op, s.rsv = opContinuation, 0
+	s.n = copy(buf[maxHeaderSize:], buf[maxHeaderSize+k:maxHeaderSize+s.n])
+	return err
+}
+
+func (s *deflateSink) finish() error {
+	if s.err != nil {
+		return s.err
+	}
+	b := (*s.buf)[maxHeaderSize : maxHeaderSize+s.n]
+	if len(b) >= 4 && b[len(b)-4] == 0 && b[len(b)-3] == 0 && b[len(b)-2] == 0xff && b[len(b)-1] == 0xff {
+		s.n -= 4
+	}
+	return s.emit(s.n, true)
+}
+
 // flushBuffered sends the payload collected in c.wbuf as the next frame.
 func (w *messageWriter) flushBuffered(fin bool) error {
-	err := w.c.writeInPlace(w.ctx, header{fin: fin, op: w.op}, w.n)
+	err := w.c.writeInPlace(w.ctx, header{fin: fin, op: w.op}, w.c.wbuf, w.n)
 	w.op, w.n = opContinuation, 0
 	return err
 }
 
-// writeInPlace writes a frame whose n-byte payload already sits in c.wbuf
-// after the header room: the header goes right-aligned before it, so the
-// frame leaves in one system call.
-func (c *Conn) writeInPlace(ctx context.Context, h header, n int) error {
+// writeInPlace writes a frame whose n-byte payload already sits in buf
+// after maxHeaderSize bytes of room: the header goes right-aligned before
+// it, so the frame leaves in one system call. A client masks the payload in
+// place, which is fine: buf is the Conn's own.
+func (c *Conn) writeInPlace(ctx context.Context, h header, buf []byte, n int) error {
 	if err := c.frameMu.lock(ctx); err != nil {
 		return err
 	}
@@ -841,14 +1152,14 @@ func (c *Conn) writeInPlace(ctx context.Context, h header, n int) error {
 	if c.client {
 		h.masked = true
 		h.key = c.nextKey()
-		mask(c.wbuf[maxHeaderSize:maxHeaderSize+n], h.key)
+		mask(buf[maxHeaderSize:maxHeaderSize+n], h.key)
 	}
 	var hb [maxHeaderSize]byte
 	hdr := appendHeader(hb[:0], h)
 	start := maxHeaderSize - len(hdr)
-	copy(c.wbuf[start:], hdr)
+	copy(buf[start:], hdr)
 	stop := c.armWrite(ctx)
-	_, err := c.nc.Write(c.wbuf[start : maxHeaderSize+n])
+	_, err := c.nc.Write(buf[start : maxHeaderSize+n])
 	return c.disarmWrite(ctx, stop, err)
 }
 
@@ -860,6 +1171,12 @@ func (w *messageWriter) Close() error {
 	}
 	w.done = true
 	defer w.c.msgMu.unlock()
+	if w.fw == nil && w.c.deflate != nil && w.n >= w.c.deflate.threshold {
+		w.startDeflate()
+	}
+	if w.fw != nil {
+		return w.finishDeflate(nil)
+	}
 	return w.flushBuffered(true)
 }
 

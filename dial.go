@@ -53,6 +53,11 @@ type DialOptions struct {
 
 	// CloseTimeout bounds the closing handshake. Zero means 5 seconds.
 	CloseTimeout time.Duration
+
+	// Compression, if not nil, offers permessage-deflate (RFC 7692). The
+	// connection uses it only if the server accepts; see
+	// CompressionOptions for what it costs.
+	Compression *CompressionOptions
 }
 
 // maxResponseHeader bounds the size of the handshake response a server
@@ -132,6 +137,9 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 			}
 		}
 		req.Header.Set("Sec-WebSocket-Protocol", strings.Join(opts.Subprotocols, ", "))
+	}
+	if opts.Compression != nil {
+		req.Header.Set("Sec-WebSocket-Extensions", deflateOffer(opts.Compression))
 	}
 
 	nc, err := dialConn(ctx, req, host, secure, opts)
@@ -272,7 +280,7 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 	stop := watchDeadline(ctx, nc)
 	if err := req.Write(nc); err != nil {
 		stop()
-		return nil, nil, ctxOr(ctx, fmt.Errorf("websocket: writing handshake: %w", err))
+		return nil, nil, ctxOr(ctx, err, fmt.Errorf("websocket: writing handshake: %w", err))
 	}
 	size := opts.ReadBufferSize
 	if size <= 0 {
@@ -283,9 +291,9 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 	resp, err := http.ReadResponse(br, req)
 	stop()
 	if err != nil {
-		return nil, nil, ctxOr(ctx, fmt.Errorf("%w: reading response: %v", ErrBadHandshake, err))
+		return nil, nil, ctxOr(ctx, err, fmt.Errorf("%w: reading response: %v", ErrBadHandshake, err))
 	}
-	subprotocol, err := checkResponse(resp, key, opts.Subprotocols)
+	subprotocol, deflate, err := checkResponse(resp, key, opts)
 	if err != nil {
 		// Keep a little of the body for the caller to look at.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -304,40 +312,49 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 		readBufferSize:  opts.ReadBufferSize,
 		writeBufferSize: opts.WriteBufferSize,
 		closeTimeout:    opts.CloseTimeout,
+		deflate:         deflate,
 	}, buffered)
 	return c, resp, nil
 }
 
 // checkResponse validates the server's handshake response (RFC 6455,
-// Section 4.1, the client's checks 1 to 6) and returns the subprotocol.
-func checkResponse(resp *http.Response, key string, offered []string) (string, error) {
+// Section 4.1, the client's checks 1 to 6) and returns the subprotocol and
+// the negotiated compression.
+func checkResponse(resp *http.Response, key string, opts *DialOptions) (string, *deflateConfig, error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		return "", fmt.Errorf("%w: status %s", ErrBadHandshake, resp.Status)
+		return "", nil, fmt.Errorf("%w: status %s", ErrBadHandshake, resp.Status)
 	}
 	if !headerHasToken(resp.Header, "Upgrade", "websocket") {
-		return "", fmt.Errorf(`%w: "Upgrade" header must be "websocket"`, ErrBadHandshake)
+		return "", nil, fmt.Errorf(`%w: "Upgrade" header must be "websocket"`, ErrBadHandshake)
 	}
 	if !headerHasToken(resp.Header, "Connection", "upgrade") {
-		return "", fmt.Errorf(`%w: "Connection" header must contain "Upgrade"`, ErrBadHandshake)
+		return "", nil, fmt.Errorf(`%w: "Connection" header must contain "Upgrade"`, ErrBadHandshake)
 	}
 	if v := resp.Header.Values("Sec-WebSocket-Accept"); len(v) != 1 || v[0] != acceptKey(key) {
-		return "", fmt.Errorf("%w: wrong Sec-WebSocket-Accept", ErrBadHandshake)
+		return "", nil, fmt.Errorf("%w: wrong Sec-WebSocket-Accept", ErrBadHandshake)
 	}
-	if len(resp.Header.Values("Sec-WebSocket-Extensions")) > 0 {
-		return "", fmt.Errorf("%w: server chose an extension that was not offered", ErrBadHandshake)
+	var deflate *deflateConfig
+	if exts := resp.Header.Values("Sec-WebSocket-Extensions"); len(exts) > 0 {
+		if opts.Compression == nil {
+			return "", nil, fmt.Errorf("%w: server chose an extension that was not offered", ErrBadHandshake)
+		}
+		var err error
+		if deflate, err = checkDeflateResponse(exts, opts.Compression); err != nil {
+			return "", nil, fmt.Errorf("%w: %v", ErrBadHandshake, err)
+		}
 	}
 	protos := resp.Header.Values("Sec-WebSocket-Protocol")
 	switch len(protos) {
 	case 0:
-		return "", nil
+		return "", deflate, nil
 	case 1:
-		for _, p := range offered {
+		for _, p := range opts.Subprotocols {
 			if p == protos[0] {
-				return p, nil
+				return p, deflate, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("%w: server chose a subprotocol that was not offered", ErrBadHandshake)
+	return "", nil, fmt.Errorf("%w: server chose a subprotocol that was not offered", ErrBadHandshake)
 }
 
 // watchDeadline makes ctx bound the I/O on nc until the returned function
@@ -356,10 +373,14 @@ func watchDeadline(ctx context.Context, nc net.Conn) (stop func()) {
 	}
 }
 
-// ctxOr returns ctx's error if ctx has ended (the I/O error was caused by
-// it), and err otherwise.
-func ctxOr(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
+// ctxOr returns ctx's error if the I/O error ioErr was caused by ctx
+// ending, and err otherwise.
+func ctxOr(ctx context.Context, ioErr, err error) error {
+	ctxErr := ctxCause(ctx, ioErr)
+	if ctxErr == nil {
+		ctxErr = ctx.Err()
+	}
+	if ctxErr != nil {
 		return fmt.Errorf("websocket: handshake: %w", ctxErr)
 	}
 	return err

@@ -221,6 +221,8 @@ var (
 	errInvalidCloseCode       = protocolError("invalid close code")
 	errTooManyFragments       = &ProtocolError{Code: StatusMessageTooBig, Reason: "too many fragments in one message"}
 	errInvalidUTF8            = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
+	errBadCompressedData      = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "compressed message cannot be inflated"}
+	errLostContext            = &ProtocolError{Code: StatusInternalError, Reason: "compressed message abandoned part-way under context takeover"}
 	errInvalidCloseReasonUTF8 = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in close reason"}
 
 	// ErrMessageTooBig is returned by reads when a message exceeds the read

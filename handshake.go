@@ -72,6 +72,10 @@ type AcceptOptions struct {
 	// close frame and, on a client, for the server to close TCP. Zero
 	// means 5 seconds.
 	CloseTimeout time.Duration
+
+	// Compression, if not nil, accepts a client's permessage-deflate offer
+	// (RFC 7692). See CompressionOptions for what it costs.
+	Compression *CompressionOptions
 }
 
 const defaultHandshakeTimeout = 10 * time.Second
@@ -125,6 +129,14 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if subprotocol != "" {
 		h.Set("Sec-WebSocket-Protocol", subprotocol)
 	}
+	h.Del("Sec-WebSocket-Extensions")
+	var deflate *deflateConfig
+	if opts.Compression != nil {
+		var resp string
+		if resp, deflate = acceptDeflate(r.Header.Values("Sec-WebSocket-Extensions"), opts.Compression); deflate != nil {
+			h.Set("Sec-WebSocket-Extensions", resp)
+		}
+	}
 	var resp bytes.Buffer
 	resp.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	h.Write(&resp) // Header.Write replaces CR and LF in values with spaces
@@ -147,6 +159,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		readBufferSize:  opts.ReadBufferSize,
 		writeBufferSize: opts.WriteBufferSize,
 		closeTimeout:    opts.CloseTimeout,
+		deflate:         deflate,
 	}, buffered), nil
 }
 

@@ -1,0 +1,401 @@
+package websocket
+
+import (
+	"compress/flate"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// CompressionOptions turns on permessage-deflate (RFC 7692) for a Conn, in
+// [AcceptOptions] or [DialOptions]. A nil *CompressionOptions leaves
+// compression off; a non-nil one with zero fields uses the defaults.
+//
+// Memory. A Conn never keeps compression state of its own between
+// messages: outgoing messages are compressed with a pooled flate.Writer
+// that is reset for every message (the RFC allows a sender to ignore the
+// history it may keep, and this endpoint always announces it does), and
+// incoming ones are inflated with a pooled reader. Only when the peer keeps
+// its compression context across messages does the Conn keep the last
+// window of inflated data as the dictionary for the next message: at most
+// 2^window bytes (32 KiB by default, 512 bytes with MaxWindowBits 9).
+type CompressionOptions struct {
+	// Level is the compress/flate level for outgoing messages. Zero means
+	// flate.BestSpeed, the usual choice for messaging; levels 2 to 9 clear
+	// a 512 KiB hash table for every message, so they pay off only for
+	// large messages.
+	Level int
+
+	// Threshold is the size below which a message is sent uncompressed.
+	// Zero means 128 bytes; compressing a few bytes costs more than it
+	// saves.
+	Threshold int
+
+	// NoContextTakeover asks the peer to compress every message on its own
+	// (server: client_no_context_takeover; client:
+	// server_no_context_takeover), so this endpoint keeps nothing between
+	// messages. It costs compression ratio on repetitive traffic.
+	NoContextTakeover bool
+
+	// MaxWindowBits (8 to 15) limits the history window the peer may use
+	// when it keeps its context, which is the size of the dictionary this
+	// endpoint keeps. Zero means 15 (32 KiB). A server can only ask this of
+	// a client that offered client_max_window_bits.
+	MaxWindowBits int
+}
+
+const defaultCompressionThreshold = 128
+
+// deflateParams are the parameters of one permessage-deflate offer or
+// response (RFC 7692, Section 7.1). A window of 0 means the parameter is
+// absent; -1 means present without a value (client_max_window_bits in an
+// offer).
+type deflateParams struct {
+	serverNoContextTakeover bool
+	clientNoContextTakeover bool
+	serverMaxWindowBits     int
+	clientMaxWindowBits     int
+}
+
+// extension is one element of a Sec-WebSocket-Extensions header.
+type extension struct {
+	name   string
+	params []extensionParam
+}
+
+type extensionParam struct {
+	name, value string
+	hasValue    bool
+}
+
+var errBadExtensions = errors.New("malformed Sec-WebSocket-Extensions header")
+
+// parseExtensions parses Sec-WebSocket-Extensions header values (RFC 6455,
+// Section 9.1): a comma-separated list of tokens, each followed by
+// ";"-separated parameters with optional token or quoted-string values. It
+// runs in time linear in the input and allocates only for what it returns.
+func parseExtensions(values []string) ([]extension, error) {
+	var exts []extension
+	for _, v := range values {
+		s := v
+		for {
+			s = skipSpace(s)
+			if s == "" {
+				break
+			}
+			if s[0] == ',' { // empty list elements are allowed (RFC 7230, Section 7)
+				s = s[1:]
+				continue
+			}
+			var e extension
+			var ok bool
+			if e.name, s, ok = cutToken(s); !ok {
+				return nil, errBadExtensions
+			}
+			for {
+				s = skipSpace(s)
+				if s == "" || s[0] == ',' {
+					break
+				}
+				if s[0] != ';' {
+					return nil, errBadExtensions
+				}
+				s = skipSpace(s[1:])
+				var p extensionParam
+				if p.name, s, ok = cutToken(s); !ok {
+					return nil, errBadExtensions
+				}
+				s = skipSpace(s)
+				if s != "" && s[0] == '=' {
+					s = skipSpace(s[1:])
+					p.hasValue = true
+					if s != "" && s[0] == '"' {
+						if p.value, s, ok = cutQuoted(s); !ok {
+							return nil, errBadExtensions
+						}
+					} else if p.value, s, ok = cutToken(s); !ok {
+						return nil, errBadExtensions
+					}
+				}
+				e.params = append(e.params, p)
+			}
+			exts = append(exts, e)
+		}
+	}
+	return exts, nil
+}
+
+func skipSpace(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
+
+// cutToken splits a leading token off s.
+func cutToken(s string) (tok, rest string, ok bool) {
+	i := 0
+	for i < len(s) && isTokenByte(s[i]) {
+		i++
+	}
+	return s[:i], s[i:], i > 0
+}
+
+// cutQuoted splits a leading quoted-string off s and returns its unquoted
+// content.
+func cutQuoted(s string) (val, rest string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return b.String(), s[i+1:], true
+		case c == '\\' && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+		case c < ' ' && c != '\t' || c == 0x7F:
+			return "", "", false
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", "", false
+}
+
+// parseDeflate validates the parameters of a permessage-deflate element
+// (RFC 7692, Section 7): only the four defined parameters, none twice, window
+// bits 8 to 15 in decimal without leading zeros, a value required for
+// server_max_window_bits and, in a response, for client_max_window_bits.
+func parseDeflate(e extension, offer bool) (deflateParams, bool) {
+	var p deflateParams
+	seen := 0
+	for _, q := range e.params {
+		var bit int
+		switch q.name {
+		case "server_no_context_takeover":
+			bit = 1
+			p.serverNoContextTakeover = true
+		case "client_no_context_takeover":
+			bit = 2
+			p.clientNoContextTakeover = true
+		case "server_max_window_bits":
+			bit = 4
+			w, ok := windowBits(q)
+			if !ok || w < 0 {
+				return p, false
+			}
+			p.serverMaxWindowBits = w
+		case "client_max_window_bits":
+			bit = 8
+			w, ok := windowBits(q)
+			if !ok || (w < 0 && !offer) {
+				return p, false
+			}
+			p.clientMaxWindowBits = w
+		default:
+			return p, false
+		}
+		if seen&bit != 0 {
+			return p, false
+		}
+		seen |= bit
+		if bit <= 2 && q.hasValue {
+			return p, false
+		}
+	}
+	return p, true
+}
+
+// windowBits reads a window bits value: -1 when there is none.
+func windowBits(q extensionParam) (int, bool) {
+	if !q.hasValue {
+		return -1, true
+	}
+	v := q.value
+	if len(v) == 0 || len(v) > 2 || v[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 8 || n > 15 {
+		return 0, false
+	}
+	return n, true
+}
+
+// deflateConfig is what a Conn needs to know about the negotiated
+// permessage-deflate.
+type deflateConfig struct {
+	level          int
+	threshold      int
+	sendWindowBits int  // the window our compressor must stay within
+	recvTakeover   bool // the peer may use context takeover: keep a dictionary
+	recvWindowBits int  // how much history the peer may refer to
+}
+
+func newDeflateConfig(o *CompressionOptions) *deflateConfig {
+	cfg := &deflateConfig{level: o.Level, threshold: o.Threshold, sendWindowBits: 15, recvTakeover: true, recvWindowBits: 15}
+	if cfg.level == 0 {
+		cfg.level = flate.BestSpeed
+	}
+	if cfg.threshold <= 0 {
+		cfg.threshold = defaultCompressionThreshold
+	}
+	return cfg
+}
+
+func (o *CompressionOptions) maxWindowBits() int {
+	if o.MaxWindowBits >= 8 && o.MaxWindowBits < 15 {
+		return o.MaxWindowBits
+	}
+	return 15
+}
+
+// acceptDeflate picks the first acceptable permessage-deflate offer from a
+// client's Sec-WebSocket-Extensions header and returns the response value
+// and the configuration. Malformed or unacceptable offers are declined, as
+// RFC 7692, Section 5 asks, never answered with something not offered.
+func acceptDeflate(values []string, o *CompressionOptions) (string, *deflateConfig) {
+	exts, err := parseExtensions(values)
+	if err != nil {
+		return "", nil
+	}
+	for _, e := range exts {
+		if e.name != "permessage-deflate" {
+			continue
+		}
+		offer, ok := parseDeflate(e, true)
+		if !ok {
+			continue
+		}
+		cfg := newDeflateConfig(o)
+		// This endpoint never compresses with context from earlier
+		// messages, and says so (Section 7.1.1.1 allows it unasked).
+		resp := "permessage-deflate; server_no_context_takeover"
+		if offer.serverMaxWindowBits > 0 {
+			cfg.sendWindowBits = offer.serverMaxWindowBits
+			resp += "; server_max_window_bits=" + strconv.Itoa(offer.serverMaxWindowBits)
+		}
+		// A client that offers client_no_context_takeover will not use
+		// context anyway; answering it makes that binding.
+		if o.NoContextTakeover || offer.clientNoContextTakeover {
+			cfg.recvTakeover = false
+			resp += "; client_no_context_takeover"
+		}
+		if w := o.maxWindowBits(); offer.clientMaxWindowBits != 0 {
+			if offer.clientMaxWindowBits > 0 {
+				w = min(w, offer.clientMaxWindowBits)
+			}
+			cfg.recvWindowBits = w
+			if w < 15 || offer.clientMaxWindowBits > 0 {
+				resp += "; client_max_window_bits=" + strconv.Itoa(w)
+			}
+		}
+		return resp, cfg
+	}
+	return "", nil
+}
+
+// deflateOffer is the Sec-WebSocket-Extensions value a client sends. It
+// always says it will not use context takeover (client_no_context_takeover)
+// and can honour a window limit (client_max_window_bits).
+func deflateOffer(o *CompressionOptions) string {
+	s := "permessage-deflate; client_no_context_takeover; client_max_window_bits"
+	if o.NoContextTakeover {
+		s += "; server_no_context_takeover"
+	}
+	if w := o.maxWindowBits(); w < 15 {
+		s += "; server_max_window_bits=" + strconv.Itoa(w)
+	}
+	return s
+}
+
+// checkDeflateResponse validates the server's answer to deflateOffer.
+func checkDeflateResponse(values []string, o *CompressionOptions) (*deflateConfig, error) {
+	exts, err := parseExtensions(values)
+	if err != nil {
+		return nil, err
+	}
+	if len(exts) != 1 || exts[0].name != "permessage-deflate" {
+		return nil, errors.New("server chose an extension that was not offered")
+	}
+	p, ok := parseDeflate(exts[0], false)
+	if !ok {
+		return nil, errors.New("invalid permessage-deflate parameters in response")
+	}
+	want := o.maxWindowBits()
+	if p.serverMaxWindowBits > want || (o.NoContextTakeover && !p.serverNoContextTakeover) {
+		return nil, errors.New("server did not accept the permessage-deflate limits offered")
+	}
+	cfg := newDeflateConfig(o)
+	cfg.recvTakeover = !p.serverNoContextTakeover
+	if p.serverMaxWindowBits > 0 {
+		cfg.recvWindowBits = p.serverMaxWindowBits
+	} else {
+		cfg.recvWindowBits = 15
+	}
+	if p.clientMaxWindowBits > 0 {
+		cfg.sendWindowBits = p.clientMaxWindowBits
+	}
+	return cfg, nil
+}
+
+// ---- flate state, pooled ----
+
+var flateWriterPools [12]sync.Pool // by level + 2: HuffmanOnly (-2) to BestCompression (9)
+
+func getFlateWriter(level int, w io.Writer) *flate.Writer {
+	if fw, ok := flateWriterPools[level+2].Get().(*flate.Writer); ok {
+		fw.Reset(w)
+		return fw
+	}
+	fw, _ := flate.NewWriter(w, level)
+	return fw
+}
+
+func putFlateWriter(level int, fw *flate.Writer) { flateWriterPools[level+2].Put(fw) }
+
+var flateReaderPool sync.Pool
+
+func getFlateReader(r io.Reader, dict []byte) io.ReadCloser {
+	if fr, ok := flateReaderPool.Get().(io.ReadCloser); ok {
+		fr.(flate.Resetter).Reset(r, dict)
+		return fr
+	}
+	return flate.NewReaderDict(r, dict)
+}
+
+func putFlateReader(fr io.ReadCloser) { flateReaderPool.Put(fr) }
+
+// deflateTail ends every compressed message for the inflater: the 00 00 FF
+// FF that RFC 7692, Section 7.2.2 has the sender remove, then an empty final
+// stored block so the inflater reports io.EOF instead of waiting for more.
+var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// compressBufPool holds buffers for compressed output: room for a frame
+// header, then up to compressFrameSize bytes of payload.
+const compressFrameSize = 64 << 10
+
+var compressBufPool = sync.Pool{New: func() any {
+	b := make([]byte, maxHeaderSize+compressFrameSize)
+	return &b
+}}
+
+// window keeps the last n bytes of what was inflated, as the dictionary for
+// the next message under context takeover (RFC 7692, Section 7.2.3).
+type window struct {
+	buf []byte
+	max int
+}
+
+func (w *window) write(p []byte) {
+	if len(p) >= w.max {
+		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
+		return
+	}
+	if over := len(w.buf) + len(p) - w.max; over > 0 {
+		n := copy(w.buf, w.buf[over:])
+		w.buf = w.buf[:n]
+	}
+	w.buf = append(w.buf, p...)
+}
