@@ -1,0 +1,782 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ccf874ba/websocket/bench/internal/wsb"
+)
+
+func isOurs(lib string) bool { return strings.HasPrefix(lib, "ours") }
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+func kernel() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(b))
+}
+
+func depVersions() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "?"
+	}
+	var parts []string
+	for _, d := range bi.Deps {
+		switch d.Path {
+		case "github.com/gorilla/websocket", "github.com/coder/websocket", "github.com/gobwas/ws", "github.com/lxzan/gws":
+			parts = append(parts, d.Path+" "+d.Version)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fmtRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func fmtBytes(v float64) string {
+	switch {
+	case v >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", v/(1<<20))
+	case v >= 10<<10:
+		return fmt.Sprintf("%.1f KiB", v/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", v)
+}
+
+func fmtSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// table renders a markdown table.
+func table(head []string, rows [][]string) string {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(head, " | ") + " |\n|")
+	for range head {
+		b.WriteString(" --- |")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	return b.String()
+}
+
+// agg is the median of one library's repetitions in one cell.
+type agg struct {
+	ok                  bool
+	rate, allocs, bytes float64
+	cpuUs               float64
+	minRate, maxRate    float64
+	spreadPct           float64
+	okReps, errs        int
+	errText             string
+	rates, cpus         []float64
+	allocsV, bytesV     []float64
+}
+
+func aggregate(rs []cellResult) agg {
+	var a agg
+	for _, r := range rs {
+		if r.err != nil {
+			a.errs++
+			a.errText = r.err.Error()
+			continue
+		}
+		a.rates = append(a.rates, r.rate)
+		a.cpus = append(a.cpus, r.cpuUs)
+		a.allocsV = append(a.allocsV, r.allocs)
+		a.bytesV = append(a.bytesV, r.bytes)
+	}
+	if len(a.rates) == 0 {
+		return a
+	}
+	a.ok = true
+	a.okReps = len(a.rates)
+	a.rate = median(a.rates)
+	a.cpuUs = median(a.cpus)
+	a.allocs = median(a.allocsV)
+	a.bytes = median(a.bytesV)
+	a.minRate = slices.Min(a.rates)
+	a.maxRate = slices.Max(a.rates)
+	if a.rate > 0 {
+		a.spreadPct = 100 * (a.maxRate - a.minRate) / a.rate
+	}
+	return a
+}
+
+// bestPeer returns the peer (not ours) with the best value; higher says
+// whether higher is better.
+func bestPeer(libs []string, val func(string) (float64, bool), higher bool) (string, float64) {
+	best, bv := "", 0.0
+	for _, l := range libs {
+		if isOurs(l) {
+			continue
+		}
+		v, ok := val(l)
+		if !ok {
+			continue
+		}
+		if best == "" || (higher && v > bv) || (!higher && v < bv) {
+			best, bv = l, v
+		}
+	}
+	return best, bv
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// echoTables renders the tables of one echo matrix and collects summary
+// lines.
+func echoTables(title string, side string, libs []string, o *options, m map[cellKey][]cellResult, summary *[]string) string {
+	var b strings.Builder
+	aggs := map[cellKey]agg{}
+	for k, v := range m {
+		aggs[k] = aggregate(v)
+	}
+	get := func(conns, size int, metric func(agg) float64) func(string) (float64, bool) {
+		return func(l string) (float64, bool) {
+			a := aggs[cellKey{conns, size, l}]
+			return metric(a), a.ok
+		}
+	}
+	ourLibs := []string{}
+	for _, l := range libs {
+		if isOurs(l) {
+			ourLibs = append(ourLibs, l)
+		}
+	}
+	hasGorilla := slices.Contains(libs, "gorilla")
+
+	// Throughput.
+	head := []string{"conns", "size"}
+	head = append(head, libs...)
+	for _, ol := range ourLibs {
+		if hasGorilla {
+			head = append(head, ol+" ÷ gorilla")
+		}
+		head = append(head, ol+" ÷ best peer")
+	}
+	head = append(head, "best peer")
+	var rows [][]string
+	for _, conns := range o.conns {
+		for _, size := range o.sizes {
+			row := []string{strconv.Itoa(conns), fmtSize(size)}
+			for _, l := range libs {
+				a := aggs[cellKey{conns, size, l}]
+				if !a.ok {
+					row = append(row, "ERR")
+					continue
+				}
+				row = append(row, fmtRate(a.rate))
+			}
+			rate := get(conns, size, func(a agg) float64 { return a.rate })
+			bp, bv := bestPeer(libs, rate, true)
+			for _, ol := range ourLibs {
+				ov, ok := rate(ol)
+				if hasGorilla {
+					gv, gok := rate("gorilla")
+					if ok && gok {
+						row = append(row, ratio(ov, gv))
+					} else {
+						row = append(row, "–")
+					}
+				}
+				if ok && bp != "" {
+					row = append(row, ratio(ov, bv))
+				} else {
+					row = append(row, "–")
+				}
+			}
+			row = append(row, bp)
+			rows = append(rows, row)
+			// Summary: our best variant against the best peer.
+			if bp != "" {
+				bestOurs, bo := bestPeerOurs(ourLibs, rate)
+				if bestOurs != "" {
+					verdict := "leads"
+					if bo < bv*0.97 {
+						verdict = "TRAILS"
+					} else if bo < bv*1.03 {
+						verdict = "ties"
+					}
+					*summary = append(*summary, fmt.Sprintf("%s, %d conns × %s: ours %s (%s %s vs %s %s, %.2f×)",
+						side, conns, fmtSize(size), verdict, bestOurs, fmtRate(bo), bp, fmtRate(bv), bo/bv))
+				}
+			}
+		}
+	}
+	fmt.Fprintf(&b, "### %s: round trips per second (median of %d; higher is better)\n\n", title, o.reps)
+	b.WriteString(table(head, rows))
+
+	// CPU per message.
+	head = []string{"conns", "size"}
+	head = append(head, libs...)
+	for _, ol := range ourLibs {
+		if hasGorilla {
+			head = append(head, ol+" ÷ gorilla")
+		}
+		head = append(head, ol+" ÷ best peer")
+	}
+	head = append(head, "best peer")
+	rows = nil
+	for _, conns := range o.conns {
+		for _, size := range o.sizes {
+			row := []string{strconv.Itoa(conns), fmtSize(size)}
+			for _, l := range libs {
+				a := aggs[cellKey{conns, size, l}]
+				if !a.ok {
+					row = append(row, "ERR")
+					continue
+				}
+				row = append(row, fmt.Sprintf("%.2f", a.cpuUs))
+			}
+			cpu := get(conns, size, func(a agg) float64 { return a.cpuUs })
+			bp, bv := bestPeer(libs, cpu, false)
+			for _, ol := range ourLibs {
+				ov, ok := cpu(ol)
+				if hasGorilla {
+					gv, gok := cpu("gorilla")
+					if ok && gok {
+						row = append(row, ratio(ov, gv))
+					} else {
+						row = append(row, "–")
+					}
+				}
+				if ok && bp != "" {
+					row = append(row, ratio(ov, bv))
+				} else {
+					row = append(row, "–")
+				}
+			}
+			row = append(row, bp)
+			rows = append(rows, row)
+		}
+	}
+	fmt.Fprintf(&b, "\n### %s: %s CPU time per round trip, µs (user+sys of the %s process; lower is better)\n\n", title, side, side)
+	b.WriteString(table(head, rows))
+
+	// Allocations.
+	head = []string{"conns", "size"}
+	head = append(head, libs...)
+	rows = nil
+	for _, conns := range o.conns {
+		for _, size := range o.sizes {
+			row := []string{strconv.Itoa(conns), fmtSize(size)}
+			for _, l := range libs {
+				a := aggs[cellKey{conns, size, l}]
+				if !a.ok {
+					row = append(row, "ERR")
+					continue
+				}
+				row = append(row, fmt.Sprintf("%.2f / %s", a.allocs, fmtBytes(a.bytes)))
+			}
+			rows = append(rows, row)
+		}
+	}
+	fmt.Fprintf(&b, "\n### %s: %s allocations per round trip (allocs / bytes, median; lower is better)\n\n", title, side)
+	b.WriteString(table(head, rows))
+
+	// Spread and errors.
+	var notes []string
+	maxSpread := 0.0
+	for k, a := range aggs {
+		if a.errs > 0 {
+			notes = append(notes, fmt.Sprintf("%s %d conns × %s: %d of %d runs failed: %s", k.lib, k.conns, fmtSize(k.size), a.errs, a.errs+a.okReps, a.errText))
+		}
+		if a.ok && a.spreadPct > maxSpread {
+			maxSpread = a.spreadPct
+		}
+	}
+	slices.Sort(notes)
+	fmt.Fprintf(&b, "\nLargest spread (max−min)/median of round trips per second across repetitions in any cell: %.0f%%.\n", maxSpread)
+	for _, n := range notes {
+		b.WriteString("\n- " + n)
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func bestPeerOurs(ourLibs []string, val func(string) (float64, bool)) (string, float64) {
+	best, bv := "", 0.0
+	for _, l := range ourLibs {
+		v, ok := val(l)
+		if ok && (best == "" || v > bv) {
+			best, bv = l, v
+		}
+	}
+	return best, bv
+}
+
+// ---- go test -bench output ----
+
+// benchLine is one result line of go test -bench.
+type benchLine struct {
+	parts   []string // name after the benchmark function, split at "/", without the -N suffix
+	metrics map[string]float64
+}
+
+// parseBench reads the lines of the named benchmark function from go test
+// -bench output.
+func parseBench(path, fn string) ([]benchLine, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []benchLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], fn+"/") {
+			continue
+		}
+		name := strings.TrimPrefix(fields[0], fn+"/")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		bl := benchLine{parts: strings.Split(name, "/"), metrics: map[string]float64{}}
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err == nil {
+				bl.metrics[fields[i+1]] = v
+			}
+		}
+		out = append(out, bl)
+	}
+	return out, sc.Err()
+}
+
+func addUnique(list *[]string, s string) {
+	if !slices.Contains(*list, s) {
+		*list = append(*list, s)
+	}
+}
+
+// ---- mask ----
+
+func maskTables(path string, summary *[]string) string {
+	lines, err := parseBench(path, "BenchmarkMask")
+	if err != nil || len(lines) == 0 {
+		return fmt.Sprintf("(no mask results: %v)\n", err)
+	}
+	type key struct{ size, align, impl string }
+	m := map[key][]float64{}
+	var sizes, aligns, impls []string
+	runs := 0
+	for _, l := range lines {
+		if len(l.parts) != 3 {
+			continue
+		}
+		k := key{l.parts[0], l.parts[1], l.parts[2]}
+		m[k] = append(m[k], l.metrics["MB/s"])
+		runs = max(runs, len(m[k]))
+		addUnique(&sizes, k.size)
+		addUnique(&aligns, k.align)
+		addUnique(&impls, k.impl)
+	}
+	peers := []string{}
+	for _, i := range impls {
+		switch i {
+		case "ours", "byteloop", "copy":
+		default:
+			peers = append(peers, i)
+		}
+	}
+	var b strings.Builder
+	head := []string{"size", "alignment"}
+	head = append(head, impls...)
+	head = append(head, "ours ÷ gorilla", "ours ÷ best peer", "best peer")
+	var rows [][]string
+	for _, s := range sizes {
+		for _, a := range aligns {
+			row := []string{s, a}
+			val := func(impl string) (float64, bool) {
+				v, ok := m[key{s, a, impl}]
+				if !ok {
+					return 0, false
+				}
+				return median(v), true
+			}
+			for _, i := range impls {
+				v, ok := val(i)
+				if !ok {
+					row = append(row, "–")
+					continue
+				}
+				row = append(row, fmt.Sprintf("%.0f", v))
+			}
+			ov, _ := val("ours")
+			gv, gok := val("gorilla")
+			if gok {
+				row = append(row, ratio(ov, gv))
+			} else {
+				row = append(row, "–")
+			}
+			bp, bv := "", 0.0
+			for _, p := range peers {
+				if v, ok := val(p); ok && v > bv {
+					bp, bv = p, v
+				}
+			}
+			row = append(row, ratio(ov, bv), bp)
+			rows = append(rows, row)
+			if bp != "" {
+				verdict := "leads"
+				if ov < bv*0.97 {
+					verdict = "TRAILS"
+				} else if ov < bv*1.03 {
+					verdict = "ties"
+				}
+				*summary = append(*summary, fmt.Sprintf("mask %s %s: ours %s (%.0f vs %s %.0f MB/s, %.2f×)", s, a, verdict, ov, bp, bv, ov/bv))
+			}
+		}
+	}
+	fmt.Fprintf(&b, "MB/s, median of %d separate `go test` runs in which the routines take turns (higher is better). "+
+		"`aligned` starts the buffer on a 64-byte boundary, `unaligned` one byte past it. "+
+		"`copy` (copy into a second buffer) is the memory bandwidth reference, `byteloop` the naive `b[i] ^= key[i&3]`. "+
+		"gorilla, coder and gws are verbatim copies of their unexported routines (internal/peermask); gobwas is its exported ws.Cipher (assembly on amd64).\n\n", runs)
+	b.WriteString(table(head, rows))
+	return b.String()
+}
+
+// ---- framing without the kernel ----
+
+func framingTables(path string, summary *[]string) string {
+	lines, err := parseBench(path, "BenchmarkFraming")
+	if err != nil || len(lines) == 0 {
+		return fmt.Sprintf("(no framing results: %v)\n", err)
+	}
+	type key struct{ size, lib string }
+	ns := map[key][]float64{}
+	allocs := map[key][]float64{}
+	bytes := map[key][]float64{}
+	var sizes, libs []string
+	runs := 0
+	for _, l := range lines {
+		if len(l.parts) != 2 {
+			continue
+		}
+		k := key{l.parts[0], l.parts[1]}
+		ns[k] = append(ns[k], l.metrics["ns/op"])
+		allocs[k] = append(allocs[k], l.metrics["allocs/op"])
+		bytes[k] = append(bytes[k], l.metrics["B/op"])
+		runs = max(runs, len(ns[k]))
+		addUnique(&sizes, k.size)
+		addUnique(&libs, k.lib)
+	}
+	var ourLibs []string
+	for _, l := range libs {
+		if isOurs(l) {
+			ourLibs = append(ourLibs, l)
+		}
+	}
+	head := []string{"size"}
+	for _, l := range libs {
+		head = append(head, l)
+	}
+	for _, ol := range ourLibs {
+		head = append(head, ol+" ÷ gorilla", ol+" ÷ best peer")
+	}
+	head = append(head, "best peer")
+	var rows [][]string
+	for _, s := range sizes {
+		row := []string{s}
+		val := func(l string) (float64, bool) {
+			v, ok := ns[key{s, l}]
+			if !ok {
+				return 0, false
+			}
+			return median(v), true
+		}
+		for _, l := range libs {
+			v, _ := val(l)
+			row = append(row, fmt.Sprintf("%.0f ns (%.0f allocs, %s)", v, median(allocs[key{s, l}]), fmtBytes(median(bytes[key{s, l}]))))
+		}
+		bp, bv := bestPeer(libs, val, false)
+		gv, gok := val("gorilla")
+		for _, ol := range ourLibs {
+			ov, _ := val(ol)
+			if gok {
+				row = append(row, ratio(ov, gv))
+			} else {
+				row = append(row, "–")
+			}
+			row = append(row, ratio(ov, bv))
+		}
+		row = append(row, bp)
+		rows = append(rows, row)
+		bo, bov := "", 0.0
+		for _, ol := range ourLibs {
+			if v, ok := val(ol); ok && (bo == "" || v < bov) {
+				bo, bov = ol, v
+			}
+		}
+		if bo != "" && bp != "" {
+			verdict := "leads"
+			if bov > bv*1.03 {
+				verdict = "TRAILS"
+			} else if bov > bv*0.97 {
+				verdict = "ties"
+			}
+			*summary = append(*summary, fmt.Sprintf("framing cost %s (no kernel): ours %s (%s %.0f ns vs %s %.0f ns per echo, %.2f×)", s, verdict, bo, bov, bp, bv, bov/bv))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Each library's echo loop (the same code as its loopback server) over an in-memory net.Conn whose Read returns one masked frame and whose Write discards: "+
+		"the library's own CPU cost per echoed message with no system calls. gobwas runs without an upgrade step (its functions take any net.Conn). "+
+		"Time per message (lower is better), allocations and bytes per message; median of %d runs (`go test -bench Framing`).\n\n", runs)
+	b.WriteString(table(head, rows))
+	return b.String()
+}
+
+// ---- idle and broadcast ----
+
+func idleTables(o *options, rs []idleResult, summary *[]string) string {
+	var b strings.Builder
+	val := func(r idleResult, f func(memSnap) int64) float64 { return r.per(f) }
+	heap := func(m memSnap) int64 { return m.heapInuse }
+	stack := func(m memSnap) int64 { return m.stackInuse }
+	rss := func(m memSnap) int64 { return m.rss }
+	gor := func(m memSnap) int64 { return m.goroutines }
+	byLib := map[string]idleResult{}
+	var libs []string
+	for _, r := range rs {
+		byLib[r.lib] = r
+		libs = append(libs, r.lib)
+	}
+	get := func(f func(memSnap) int64) func(string) (float64, bool) {
+		return func(l string) (float64, bool) {
+			r, ok := byLib[l]
+			if !ok || r.err != nil || r.conns == 0 {
+				return 0, false
+			}
+			return val(r, f), true
+		}
+	}
+	head := []string{"server", "connections", "heap in use / conn", "stacks / conn", "heap+stacks / conn", "RSS / conn", "goroutines / conn", "RSS ÷ gorilla", "RSS ÷ best peer", "best peer (RSS)"}
+	var rows [][]string
+	bpRSS, bvRSS := bestPeer(libs, get(rss), false)
+	gRSS, gok := get(rss)("gorilla")
+	for _, r := range rs {
+		if r.err != nil {
+			rows = append(rows, []string{r.lib, strconv.Itoa(r.conns), "ERR: " + r.err.Error(), "", "", "", "", "", "", ""})
+			continue
+		}
+		conns := strconv.Itoa(r.conns)
+		if r.conns < r.want {
+			conns += fmt.Sprintf(" (of %d: %v)", r.want, r.dialErr)
+		}
+		rv := val(r, rss)
+		gr := "–"
+		if gok {
+			gr = ratio(rv, gRSS)
+		}
+		row := []string{r.lib, conns,
+			fmtBytes(val(r, heap)), fmtBytes(val(r, stack)), fmtBytes(val(r, heap) + val(r, stack)), fmtBytes(rv),
+			fmt.Sprintf("%.2f", val(r, gor)), gr, ratio(rv, bvRSS), bpRSS}
+		rows = append(rows, row)
+	}
+	fmt.Fprintf(&b, "Each server in a fresh child process; %d connections (target), each upgraded and echoed one 16 B message, then idle. "+
+		"Memory is the server process's after runtime.GC + debug.FreeOSMemory, minus the same before the first connection, divided by the connections. Lower is better.\n\n", o.idleConns)
+	b.WriteString(table(head, rows))
+	for _, ol := range libs {
+		if !isOurs(ol) {
+			continue
+		}
+		if ov, ok := get(rss)(ol); ok && bpRSS != "" {
+			verdict := "leads"
+			if ov > bvRSS*1.03 {
+				verdict = "TRAILS"
+			} else if ov > bvRSS*0.97 {
+				verdict = "ties"
+			}
+			*summary = append(*summary, fmt.Sprintf("idle RSS/conn: %s %s (%s vs %s %s, %.2f×)", ol, verdict, fmtBytes(ov), bpRSS, fmtBytes(bvRSS), ov/bvRSS))
+		}
+	}
+
+	// Broadcast.
+	head = []string{"server", "API", "connections", "server loop", "delivered to all", "allocs / conn", "bytes / conn", "delivery ÷ gorilla (same API)", "delivery ÷ best peer (any API)", "best peer"}
+	rows = nil
+	type bkey struct {
+		lib      string
+		prepared bool
+	}
+	bres := map[bkey]bcastResult{}
+	for _, r := range rs {
+		for _, br := range r.bcast {
+			bres[bkey{r.lib, br.prepared}] = br
+		}
+	}
+	bestLib, bestDel := "", time.Duration(0)
+	for k, br := range bres {
+		if isOurs(k.lib) || br.err != nil {
+			continue
+		}
+		if bestLib == "" || br.delivery < bestDel {
+			bestLib, bestDel = k.lib, br.delivery
+			if k.prepared {
+				bestLib += " (prepared)"
+			}
+		}
+	}
+	for _, r := range rs {
+		if r.err != nil {
+			continue
+		}
+		for _, br := range r.bcast {
+			api := "Write loop"
+			if br.prepared {
+				api = "prepared message"
+			}
+			if br.err != nil {
+				rows = append(rows, []string{r.lib, api, strconv.Itoa(r.conns), "ERR: " + br.err.Error(), "", "", "", "", "", ""})
+				continue
+			}
+			g, gok := bres[bkey{"gorilla", br.prepared}]
+			gr := "–"
+			if gok && g.err == nil {
+				gr = ratio(float64(br.delivery), float64(g.delivery))
+			}
+			rows = append(rows, []string{r.lib, api, strconv.Itoa(r.conns),
+				fmt.Sprintf("%.1f ms", float64(br.loop)/1e6), fmt.Sprintf("%.1f ms", float64(br.delivery)/1e6),
+				fmt.Sprintf("%.2f", br.allocs), fmtBytes(br.bytes), gr, ratio(float64(br.delivery), float64(bestDel)), bestLib})
+			if isOurs(r.lib) && bestLib != "" {
+				verdict := "leads"
+				if br.delivery > bestDel*103/100 {
+					verdict = "TRAILS"
+				} else if br.delivery > bestDel*97/100 {
+					verdict = "ties"
+				}
+				*summary = append(*summary, fmt.Sprintf("broadcast %s to %d conns: %s %s (%.1f ms vs %s %.1f ms, %.2f×)",
+					fmtSize(o.bcastSize), r.conns, r.lib, verdict, float64(br.delivery)/1e6, bestLib, float64(bestDel)/1e6, float64(br.delivery)/float64(bestDel)))
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\n### Broadcast of one %s binary message to every idle connection\n\n", fmtSize(o.bcastSize))
+	fmt.Fprintf(&b, "One goroutine of the server writes to every connection in turn (Write loop), or with the library's prepared-message API where it has one "+
+		"(gorilla PreparedMessage, gws Broadcaster — asynchronous, gobwas ws.CompileFrame + net.Conn.Write). "+
+		"\"Server loop\" is the time the loop took; \"delivered to all\" is from the parent's command until the last client had the whole message. "+
+		"Allocations are the server's, counted until delivery completed. Median of %d broadcasts per row.\n\n", o.bcastRounds)
+	b.WriteString(table(head, rows))
+	return b.String()
+}
+
+func renderReport(o *options, res *results) string {
+	var b strings.Builder
+	var summary []string
+	b.WriteString("# Benchmark results\n\n")
+	fmt.Fprintf(&b, "- Date: %s\n", res.start.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %d CPUs (nproc), %s, Linux %s, GOMAXPROCS %d\n", runtime.NumCPU(), cpuModel(), kernel(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "- Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "- Peers: %s\n", depVersions())
+	if o.command != "" {
+		fmt.Fprintf(&b, "- Command: `%s`\n", o.command)
+	}
+	wall := res.elapsed
+	if s := os.Getenv("BENCH_START"); s != "" {
+		if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
+			wall = time.Since(time.Unix(sec, 0))
+		}
+	}
+	fmt.Fprintf(&b, "- Wall time of the whole run: %v", wall.Round(time.Second))
+	for _, p := range []string{"echo", "client", "idle"} {
+		if d, ok := res.partTime[p]; ok {
+			fmt.Fprintf(&b, "; %s part %v", p, d.Round(time.Second))
+		}
+	}
+	b.WriteString("\n")
+	if v := os.Getenv("BENCH_LIB_REV"); v != "" {
+		fmt.Fprintf(&b, "- Library measured: %s\n", v)
+	}
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) when the loopback parts started: %s; when they ended: %s\n", res.loadStart, res.loadEnd)
+	fmt.Fprintf(&b, "- Echo cells: warm-up %v, measured %v, %d repetition(s), libraries interleaved within each cell; RLIMIT_NOFILE %d\n",
+		o.warm, o.dur, o.reps, res.nofile)
+	b.WriteString("\nThe machine is shared and has 2 cores: client and server compete for them, and other tenants add noise. " +
+		"Compare columns of one table (measured minutes apart in the same run), not numbers across runs. " +
+		"See README.md for the method.\n")
+
+	body := strings.Builder{}
+	if o.maskFile != "" {
+		body.WriteString("\n## 1. Masking\n\n")
+		body.WriteString(maskTables(o.maskFile, &summary))
+	}
+	if o.framingFile != "" {
+		body.WriteString("\n## 1b. Framing cost without the kernel\n\n")
+		body.WriteString(framingTables(o.framingFile, &summary))
+	}
+	if res.echo != nil {
+		body.WriteString("\n## 2. Echo, server side: every library's server, one common raw client\n\n")
+		for _, l := range o.servers {
+			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ServerDescriptions[l])
+		}
+		body.WriteString("\nEach connection sends a binary message and waits for its echo, in a loop. Allocations and CPU are the server process's over the measured window, divided by the round trips.\n\n")
+		body.WriteString(echoTables("Server side", "server", o.servers, o, res.echo, &summary))
+	}
+	if res.client != nil {
+		body.WriteString("\n## 3. Echo, client side: every library's client, one common raw server\n\n")
+		for _, l := range o.clients {
+			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ClientDescriptions[l])
+		}
+		body.WriteString("\nThe raw server echoes frame by frame and allocates nothing per message. Allocations and CPU are the client process's.\n\n")
+		body.WriteString(echoTables("Client side", "client", o.clients, o, res.client, &summary))
+	}
+	if res.idle != nil {
+		body.WriteString("\n## 4. Idle connections and broadcast\n\n")
+		for _, l := range o.idleServers {
+			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ServerDescriptions[l])
+		}
+		body.WriteString("\n")
+		body.WriteString(idleTables(o, res.idle, &summary))
+	}
+
+	b.WriteString("\n## Summary: ours against the best peer in each cell\n\n")
+	b.WriteString("Leads/ties/trails with a ±3% band; the best of ours and ours-reader is compared. For time and memory, lower is better and the ratio is ours ÷ peer.\n\n")
+	for _, s := range summary {
+		b.WriteString("- " + s + "\n")
+	}
+	b.WriteString(body.String())
+	return b.String()
+}
