@@ -222,9 +222,23 @@ func (c *Conn) CloseNow() error {
 	err := net.ErrClosed
 	c.shutdownOnce.Do(func() {
 		close(c.closed)
+		c.detach()
 		err = c.nc.Close()
 	})
 	return err
+}
+
+// detach stops the keepalive and leaves the group, once the Conn is closed.
+func (c *Conn) detach() {
+	if c.keepAlive != nil {
+		c.keepAlive.stop()
+	}
+	c.groupMu.Lock()
+	g := c.group
+	c.groupMu.Unlock()
+	if g != nil {
+		g.remove(c)
+	}
 }
 
 // readFinished reports whether the read side has ended; only then may a
@@ -260,6 +274,7 @@ func (c *Conn) isClosed() bool {
 func (c *Conn) shutdown(handshakeDone bool) {
 	c.shutdownOnce.Do(func() {
 		close(c.closed)
+		c.detach()
 		if !handshakeDone && !c.client {
 			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 				cw.CloseWrite()

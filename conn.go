@@ -60,6 +60,8 @@ type connConfig struct {
 	writeBufferSize int
 	closeTimeout    time.Duration
 	deflate         *deflateConfig // nil: permessage-deflate not negotiated
+	pingInterval    time.Duration
+	pongTimeout     time.Duration
 }
 
 // Conn is a WebSocket connection, made by [Accept] on the server side or by
@@ -117,6 +119,12 @@ type Conn struct {
 
 	pingMu sync.Mutex
 	pings  map[string]chan struct{}
+
+	received        atomic.Uint64 // successful reads from the network, for the keepalive
+	keepAlive       *keepAlive
+	keepAliveFailed atomic.Bool
+	groupMu         sync.Mutex
+	group           *Group
 
 	shutdownOnce sync.Once
 	closed       chan struct{}
@@ -178,6 +186,7 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 	c.msg.c = c
 	c.writer.c = c
 	c.isrc.c = c
+	c.startKeepAlive(cfg.pingInterval, cfg.pongTimeout)
 	if cfg.deflate != nil {
 		c.deflate = cfg.deflate
 		if cfg.deflate.recvTakeover {
@@ -498,6 +507,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		if len(p) >= len(c.rbuf) {
 			n, err := c.nc.Read(p)
 			if n > 0 {
+				c.received.Add(1)
 				return n, nil
 			}
 			return 0, c.readFailed(err)
@@ -523,6 +533,7 @@ func (c *Conn) fill() error {
 		n, err := c.nc.Read(c.rbuf[c.rend:])
 		c.rend += n
 		if n > 0 {
+			c.received.Add(1)
 			return nil
 		}
 		if err != nil {
@@ -540,6 +551,9 @@ func (c *Conn) readFailed(err error) error {
 		return ctxErr
 	}
 	if c.isClosed() {
+		if c.keepAliveFailed.Load() {
+			return c.readFatal(ErrKeepAliveTimeout)
+		}
 		return c.readFatal(net.ErrClosed)
 	}
 	if err == io.EOF {

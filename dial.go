@@ -54,6 +54,14 @@ type DialOptions struct {
 	// CloseTimeout bounds the closing handshake. Zero means 5 seconds.
 	CloseTimeout time.Duration
 
+	// PingInterval, if positive, turns on the keepalive: when nothing has
+	// arrived from the peer for PingInterval, the Conn pings it, and if no
+	// pong comes within PongTimeout (zero: PingInterval), it drops the
+	// connection and reads return ErrKeepAliveTimeout. This reaps
+	// half-open connections. It needs a goroutine in Read, which receives
+	// the pongs. Zero means no keepalive.
+	PingInterval, PongTimeout time.Duration
+
 	// Compression, if not nil, offers permessage-deflate (RFC 7692). The
 	// connection uses it only if the server accepts; see
 	// CompressionOptions for what it costs.
@@ -313,6 +321,8 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 		writeBufferSize: opts.WriteBufferSize,
 		closeTimeout:    opts.CloseTimeout,
 		deflate:         deflate,
+		pingInterval:    opts.PingInterval,
+		pongTimeout:     opts.PongTimeout,
 	}, buffered)
 	return c, resp, nil
 }

@@ -73,6 +73,18 @@ type AcceptOptions struct {
 	// means 5 seconds.
 	CloseTimeout time.Duration
 
+	// PingInterval, if positive, turns on the keepalive: when nothing has
+	// arrived from the peer for PingInterval, the Conn pings it, and if no
+	// pong comes within PongTimeout (zero: PingInterval), it drops the
+	// connection and reads return ErrKeepAliveTimeout. This reaps
+	// half-open connections. It needs a goroutine in Read, which receives
+	// the pongs. Zero means no keepalive.
+	PingInterval, PongTimeout time.Duration
+
+	// Group, if not nil, tracks the Conn, so that Group.Close can close it
+	// with the server's other connections.
+	Group *Group
+
 	// Compression, if not nil, accepts a client's permessage-deflate offer
 	// (RFC 7692). See CompressionOptions for what it costs.
 	Compression *CompressionOptions
@@ -153,14 +165,20 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	nc.SetDeadline(time.Time{})
 
-	return newConn(nc, connConfig{
+	c := newConn(nc, connConfig{
 		subprotocol:     subprotocol,
 		readLimit:       opts.ReadLimit,
 		readBufferSize:  opts.ReadBufferSize,
 		writeBufferSize: opts.WriteBufferSize,
 		closeTimeout:    opts.CloseTimeout,
 		deflate:         deflate,
-	}, buffered), nil
+		pingInterval:    opts.PingInterval,
+		pongTimeout:     opts.PongTimeout,
+	}, buffered)
+	if opts.Group != nil {
+		opts.Group.Add(c)
+	}
+	return c, nil
 }
 
 // reject answers a failed handshake.
