@@ -72,10 +72,18 @@ type extensionParam struct {
 
 var errBadExtensions = errors.New("malformed Sec-WebSocket-Extensions header")
 
+// Real offers name a few extensions with a few parameters each; the caps
+// keep what a hostile header can make the parser allocate small.
+const (
+	maxExtensions      = 32
+	maxExtensionParams = 16
+)
+
 // parseExtensions parses Sec-WebSocket-Extensions header values (RFC 6455,
 // Section 9.1): a comma-separated list of tokens, each followed by
 // ";"-separated parameters with optional token or quoted-string values. It
-// runs in time linear in the input and allocates only for what it returns.
+// runs in time linear in the input; more than maxExtensions extensions or
+// maxExtensionParams parameters on one is treated as malformed.
 func parseExtensions(values []string) ([]extension, error) {
 	var exts []extension
 	for _, v := range values {
@@ -119,7 +127,13 @@ func parseExtensions(values []string) ([]extension, error) {
 						return nil, errBadExtensions
 					}
 				}
+				if len(e.params) == maxExtensionParams {
+					return nil, errBadExtensions
+				}
 				e.params = append(e.params, p)
+			}
+			if len(exts) == maxExtensions {
+				return nil, errBadExtensions
 			}
 			exts = append(exts, e)
 		}

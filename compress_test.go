@@ -34,6 +34,9 @@ func TestParseExtensions(t *testing.T) {
 		{[]string{`a; x="unterminated`}, "", true},
 		{[]string{"a; x=\"ctl\x01\""}, "", true},
 		{[]string{"a\r\nX: y"}, "", true},
+		{[]string{"a" + strings.Repeat("; p", maxExtensionParams)}, "a(" + strings.TrimSuffix(strings.Repeat("p,", maxExtensionParams), ",") + ")", false},
+		{[]string{"a" + strings.Repeat("; p", maxExtensionParams+1)}, "", true},
+		{[]string{strings.Repeat("e, ", maxExtensions+1)}, "", true},
 	}
 	for _, tt := range tests {
 		exts, err := parseExtensions(tt.in)
