@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -101,6 +103,11 @@ const defaultHandshakeTimeout = 10 * time.Second
 // nothing more. Headers set on w before the call are sent with the 101
 // response. Bytes the client sent after its request, already buffered by
 // the server, are kept for the Conn.
+//
+// The Conn does not depend on the handler: a handler may return and leave
+// the Conn to another goroutine, which frees the memory net/http holds for
+// the request (the request's context ends then, so do not use it for the
+// Conn). [Handler] does this.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
@@ -198,6 +205,12 @@ func reject(w http.ResponseWriter, status int, err error) {
 // connection with default options and calls the function with it. When the
 // function returns, the connection is closed with StatusNormalClosure if it
 // is still open. For other options, write the handler around [Accept].
+//
+// The function runs on a goroutine of its own, and ServeHTTP returns at
+// once: that lets net/http free the buffers it keeps for a request (about
+// 10 KiB) for as long as the connection lives. As net/http does for
+// handlers, a panic in the function is recovered and logged; the connection
+// is then closed with StatusInternalError.
 type Handler func(*Conn)
 
 // ServeHTTP implements http.Handler.
@@ -206,7 +219,20 @@ func (f Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer c.Close(StatusNormalClosure, "")
+	go f.serve(c, r.RemoteAddr)
+}
+
+func (f Handler) serve(c *Conn, remote string) {
+	defer func() {
+		if err := recover(); err != nil {
+			buf := make([]byte, 64<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			log.Printf("websocket: panic serving %s: %v\n%s", remote, err, buf)
+			c.Close(StatusInternalError, "")
+			return
+		}
+		c.Close(StatusNormalClosure, "")
+	}()
 	f(c)
 }
 

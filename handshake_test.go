@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -287,4 +289,33 @@ func FuzzCheckRequest(f *testing.F) {
 			t.Fatalf("selected %q", p)
 		}
 	})
+}
+
+// A panic in a Handler function is recovered, like net/http does for
+// handlers, and the client sees 1011; the server keeps serving.
+func TestHandlerPanic(t *testing.T) {
+	log.SetOutput(io.Discard)
+	defer log.SetOutput(os.Stderr)
+	srv := httptest.NewServer(Handler(func(c *Conn) {
+		if _, b, _ := c.Read(context.Background()); string(b) == "boom" {
+			panic("boom")
+		}
+	}))
+	defer srv.Close()
+	for _, msg := range []string{"boom", "fine"} {
+		c, _, err := Dial(context.Background(), wsURL(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(context.Background(), MessageText, []byte(msg))
+		_, _, err = c.Read(context.Background())
+		want := StatusNormalClosure
+		if msg == "boom" {
+			want = StatusInternalError
+		}
+		if CloseStatus(err) != want {
+			t.Errorf("%s: Read = %v, want close %v", msg, err, want)
+		}
+		c.CloseNow()
+	}
 }
