@@ -84,7 +84,10 @@ type Conn struct {
 
 	// Read side: owned by the holder of readMu.
 	readMu       ctxMutex
-	rbuf         []byte
+	rbuf         []byte  // nil while idle, when it comes from the pool
+	rbufp        *[]byte // the pooled buffer behind rbuf, if any
+	rsize        int
+	raw          *rawReader // waits for data without a buffer (unix TCP)
 	rpos         int
 	rend         int
 	rs           readState
@@ -105,7 +108,9 @@ type Conn struct {
 	// of a streamed message.
 	msgMu         ctxMutex
 	frameMu       ctxMutex
-	wbuf          []byte // data frames, owned by the holder of msgMu
+	wbuf          []byte // data frames, owned by the holder of msgMu; nil between messages when pooled
+	wbufp         *[]byte
+	wsize         int
 	ctrlBuf       [maxHeaderSize + maxControlPayload]byte
 	writer        messageWriter
 	deflate       *deflateConfig
@@ -175,14 +180,20 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 	if size <= 0 {
 		size = defaultBufferSize
 	}
-	size = max(size, minReadBufferSize, len(buffered))
-	c.rbuf = make([]byte, size)
-	c.rend = copy(c.rbuf, buffered)
-	wsize := cfg.writeBufferSize
-	if wsize <= 0 {
-		wsize = defaultBufferSize
+	c.rsize = max(size, minReadBufferSize)
+	if len(buffered) > 0 {
+		if len(buffered) > c.rsize {
+			c.rbuf = make([]byte, len(buffered))
+		} else {
+			c.takeReadBuf()
+		}
+		c.rend = copy(c.rbuf, buffered)
 	}
-	c.wbuf = make([]byte, maxHeaderSize+wsize)
+	c.wsize = cfg.writeBufferSize
+	if c.wsize <= 0 {
+		c.wsize = defaultBufferSize
+	}
+	c.setupRawReader()
 	c.msg.c = c
 	c.writer.c = c
 	c.isrc.c = c
@@ -504,7 +515,7 @@ func (s *inflateSource) ReadByte() (byte, error) {
 // connection.
 func (c *Conn) readPayload(p []byte) (int, error) {
 	if c.rpos == c.rend {
-		if len(p) >= len(c.rbuf) {
+		if len(p) >= c.rsize {
 			n, err := c.nc.Read(p)
 			if n > 0 {
 				c.received.Add(1)
@@ -525,10 +536,14 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 func (c *Conn) fill() error {
 	if c.rpos == c.rend {
 		c.rpos, c.rend = 0, 0
+		if c.raw != nil {
+			return c.fillRaw()
+		}
 	} else if c.rpos > 0 && len(c.rbuf)-c.rpos < minReadBufferSize {
 		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
 		c.rpos = 0
 	}
+	c.takeReadBuf()
 	for {
 		n, err := c.nc.Read(c.rbuf[c.rend:])
 		c.rend += n
@@ -648,9 +663,9 @@ func (c *Conn) handleControl(op opcode, payload []byte) error {
 		// not previously send a Close frame, the endpoint MUST send a
 		// Close frame in response", typically echoing the status code.
 		c.sendClose(code, "")
-		c.readFatal(ce)
+		err = c.readFatal(ce)
 		c.shutdown(true)
-		return ce
+		return err
 	}
 	return nil
 }
@@ -673,12 +688,17 @@ func (c *Conn) readFatal(err error) error {
 }
 
 // fail fails the connection (RFC 6455, Section 7.1.7): it sends a close
-// frame with the error's code, then closes the TCP connection.
+// frame with the error's code, then closes the TCP connection. It returns
+// the read side's sticky error, which is perr unless the read side had
+// already ended (then nothing more is sent).
 func (c *Conn) fail(perr *ProtocolError) error {
+	if c.readFinished() {
+		return c.readErr
+	}
 	c.sendClose(perr.Code, perr.Reason)
-	c.readFatal(perr)
+	err := c.readFatal(perr)
 	c.shutdown(false)
-	return perr
+	return err
 }
 
 // armRead makes ctx bound the reads to come. A context that can never end
@@ -801,7 +821,10 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if c.deflate != nil && len(p) >= c.deflate.threshold {
 		return c.writeCompressed(ctx, opcode(typ), p)
 	}
-	return c.writeData(ctx, header{fin: true, op: opcode(typ)}, p)
+	c.takeWriteBuf()
+	err := c.writeData(ctx, header{fin: true, op: opcode(typ)}, p)
+	c.dropWriteBuf()
+	return err
 }
 
 // writeCompressed sends p as one compressed message (RFC 7692, Section
@@ -948,6 +971,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := c.msgMu.lock(ctx); err != nil {
 		return nil, err
 	}
+	c.takeWriteBuf()
 	w := &c.writer
 	w.ctx, w.op, w.n, w.done = ctx, opcode(typ), 0, false
 	return w, nil
@@ -1185,6 +1209,7 @@ func (w *messageWriter) Close() error {
 	}
 	w.done = true
 	defer w.c.msgMu.unlock()
+	defer w.c.dropWriteBuf()
 	if w.fw == nil && w.c.deflate != nil && w.n >= w.c.deflate.threshold {
 		w.startDeflate()
 	}

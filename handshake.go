@@ -305,25 +305,33 @@ func checkOrigin(r *http.Request, patterns []string) (int, error) {
 	return http.StatusForbidden, errors.New("origin not allowed")
 }
 
-// selectSubprotocol picks the first of the server's subprotocols that the
-// client offered. An offer that is not a list of tokens is an error.
+// selectSubprotocol picks, in the server's order of preference, a
+// subprotocol the client offered. Empty list elements are ignored (RFC 7230,
+// Section 7); an element that is not a token is an error. It scans the
+// header in place, without allocating, however long it is.
 func selectSubprotocol(h http.Header, server []string) (string, error) {
-	var offered []string
+	best := len(server)
 	for _, v := range h.Values("Sec-WebSocket-Protocol") {
-		for _, p := range strings.Split(v, ",") {
+		for v != "" {
+			var p string
+			p, v, _ = strings.Cut(v, ",")
 			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
 			if !isToken(p) {
 				return "", errors.New("malformed Sec-WebSocket-Protocol header")
 			}
-			offered = append(offered, p)
-		}
-	}
-	for _, s := range server {
-		for _, o := range offered {
-			if s == o {
-				return s, nil
+			for i := 0; i < best; i++ {
+				if server[i] == p {
+					best = i
+					break
+				}
 			}
 		}
+	}
+	if best < len(server) {
+		return server[best], nil
 	}
 	return "", nil
 }

@@ -118,7 +118,9 @@ func TestSelectSubprotocol(t *testing.T) {
 		{[]string{"a", "b"}, []string{"b"}, "b", false},
 		{[]string{"x"}, []string{"chat"}, "", false},
 		{[]string{"chat\r\nX-Evil: 1"}, []string{"chat"}, "", true},
-		{[]string{"a,,b"}, []string{"b"}, "", true},
+		{[]string{"a,,b"}, []string{"b"}, "b", false}, // empty elements are ignored
+		{[]string{" , ,"}, []string{"b"}, "", false},
+		{[]string{"a b"}, []string{"b"}, "", true},
 	}
 	for _, tt := range tests {
 		h := http.Header{}
