@@ -151,7 +151,6 @@ type readState struct {
 	limit         int64       // read limit for this message, <0 for none
 	maxFrames     int
 	utf8          utf8State
-	gen           uint64 // counts messages, to detect stale readers
 }
 
 func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
@@ -326,7 +325,6 @@ func (c *Conn) nextMessage() error {
 		wireLimit:  wireLimit,
 		compressed: compressed,
 		maxFrames:  fragmentCap(limit),
-		gen:        c.rs.gen + 1,
 	}
 	if wireLimit >= 0 && h.length > wireLimit {
 		return c.fail(ErrMessageTooBig.(*ProtocolError))
@@ -779,13 +777,11 @@ func ctxCause(ctx context.Context, err error) error {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // messageReader is the io.Reader that Reader returns. There is one per
-// Conn; gen tells a reader of an earlier message from the current one.
+// Conn, reused for every message, which is why it is valid only until the
+// next call to Reader or Read.
 type messageReader struct {
-	c   *Conn
-	gen uint64
+	c *Conn
 }
-
-var errStaleReader = errors.New("websocket: message reader used after the next call to Reader or Read")
 
 func (r *messageReader) Read(p []byte) (int, error) {
 	c := r.c
