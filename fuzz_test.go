@@ -190,14 +190,15 @@ var packageProtocolErrors = []*ProtocolError{
 	errLengthOverflow, errReservedBits, errUnknownOpcode, errUnmasked, errMasked,
 	errFragmentedControl, errControlTooLong, errUnexpectedContinuation, errExpectedContinuation,
 	errCloseTooShort, errInvalidCloseCode, errTooManyFragments, errInvalidUTF8, errInvalidCloseReasonUTF8,
-	ErrMessageTooBig.(*ProtocolError),
+	errBadCompressedData, errLostContext, ErrMessageTooBig.(*ProtocolError),
 }
 
 const fuzzReadLimit = 1 << 16
 
 // FuzzReadStream feeds arbitrary bytes to a server Conn or a client Conn,
 // read with Read or streamed with Reader, delivered in chunks of 1 byte to
-// 1 MiB. Reading must end, never panic, in one of the documented errors;
+// 1 MiB, with or without permessage-deflate (mode: bit 0 client, bit 1
+// Reader, bits 2-6 the chunk size, bit 7 deflate). Reading must end, never panic, in one of the documented errors;
 // the messages delivered must be exactly those in the stream; every ping
 // read must be answered; and the Conn must send a close frame exactly when
 // the documentation says, last, with the right code.
@@ -219,6 +220,16 @@ func FuzzReadStream(f *testing.F) {
 	f.Add(append(client.frame(false, opText, nil), bytes.Repeat(client.frame(false, opContinuation, nil), 1100)...), byte(1<<2))
 	f.Add(client.frame(true, 0x3, nil), byte(0))
 	f.Add(client.frame(true, opBinary, make([]byte, fuzzReadLimit+1)), byte(6<<2))
+	// permessage-deflate (mode bit 7): RFC 7692, Section 7.2.3.1 "Hello",
+	// compressed, in one frame and in two fragments, and a frame whose
+	// deflate data is garbage.
+	rsv1 := func(b []byte) []byte { b[0] |= rsv1; return b }
+	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+	f.Add(rsv1(client.frame(true, opText, hello)), byte(0x80))
+	f.Add(rsv1(server.frame(true, opText, hello)), byte(0x81|5<<2))
+	f.Add(cat(rsv1(client.frame(false, opText, hello[:3])), client.frame(true, opContinuation, hello[3:])), byte(0x82))
+	f.Add(rsv1(client.frame(true, opBinary, []byte("not deflate data"))), byte(0x80))
+	f.Add(rsv1(client.frame(true, opPing, nil)), byte(0x80))
 
 	f.Fuzz(fuzzReadStream)
 }
@@ -232,9 +243,14 @@ func fuzzReadStream(t *testing.T, data []byte, mode byte) {
 	{
 		isClient := mode&1 != 0
 		streamed := mode&2 != 0
-		chunk := []int{1, 2, 3, 7, 64, 4096, 1 << 20}[int(mode>>2)%7]
+		chunk := []int{1, 2, 3, 7, 64, 4096, 1 << 20}[int(mode>>2&0x1F)%7]
+		cfg := connConfig{client: isClient, readLimit: fuzzReadLimit, closeTimeout: time.Millisecond}
+		compressed := mode&0x80 != 0 // permessage-deflate negotiated
+		if compressed {
+			cfg.deflate = newDeflateConfig(&CompressionOptions{})
+		}
 		nc := &streamConn{in: data, chunk: chunk}
-		c := newConn(nc, connConfig{client: isClient, readLimit: fuzzReadLimit, closeTimeout: time.Millisecond}, nil)
+		c := newConn(nc, cfg, nil)
 
 		read := func() (MessageType, []byte, error) {
 			if !streamed {
@@ -310,7 +326,8 @@ func fuzzReadStream(t *testing.T, data []byte, mode byte) {
 			t.Fatalf("%d messages, the stream holds %d", len(msgs), len(ref.msgs))
 		}
 		for i, m := range msgs {
-			if m.op != ref.msgs[i].op || !bytes.Equal(m.payload, ref.msgs[i].payload) {
+			// Compressed messages are the same messages, inflated.
+			if m.op != ref.msgs[i].op || (!compressed && !bytes.Equal(m.payload, ref.msgs[i].payload)) {
 				t.Fatalf("message %d: type %d %q, want type %d %q", i, m.op, m.payload, ref.msgs[i].op, ref.msgs[i].payload)
 			}
 		}
