@@ -183,6 +183,18 @@ type paddedCounter struct {
 	_ [56]byte
 }
 
+// waitEvery waits until every counter has reached n or timeout has passed,
+// so that the first messages of a connection, which grow its buffers, fall
+// in the warm-up and not in the measured window.
+func waitEvery(cs []paddedCounter, n int64, timeout time.Duration) {
+	end := time.Now().Add(timeout)
+	for i := range cs {
+		for cs[i].n.Load() < n && time.Now().Before(end) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 func sumCounters(cs []paddedCounter) int64 {
 	var s int64
 	for i := range cs {
@@ -234,6 +246,7 @@ func clientCell(lib, addr string, conns, size int, warm, dur time.Duration) (win
 		go func() { errc <- c.Run(payload, &stop, &counters[i].n) }()
 	}
 	var m0, m1 runtime.MemStats
+	waitEvery(counters, 2, 5*time.Second)
 	time.Sleep(warm)
 	c0 := sumCounters(counters)
 	runtime.ReadMemStats(&m0)

@@ -85,6 +85,7 @@ func serverCell(ch *child, conns, size int, warm, dur time.Duration) cellResult 
 			errc <- nil
 		}()
 	}
+	waitEvery(counters, 2, 5*time.Second)
 	time.Sleep(warm)
 	c0 := sumCounters(counters)
 	s0, err0 := ch.stats()
