@@ -26,21 +26,20 @@ import (
 
 const readLimit = 64 << 20
 
+// compression is what -compress asks for: nil, or the defaults.
+var compression *websocket.CompressionOptions
+
 func main() {
 	base := flag.String("url", "ws://127.0.0.1:9001", "base URL of wstest -m fuzzingserver (keep it on loopback)")
 	agent := flag.String("agent", "ccf874ba-websocket", "agent name the reports are filed under")
 	caseTimeout := flag.Duration("case-timeout", 2*time.Minute, "upper bound for one case (section 9 cases take seconds)")
-	// COMPRESSION: -compress is accepted but does nothing yet. When the
-	// library grows permessage-deflate (RFC 7692), set
-	// DialOptions.Compression in dialOptions and drop "12.*" and "13.*"
-	// from exclude-cases in fuzzingserver.json.
-	compress := flag.Bool("compress", false, "offer permessage-deflate (NO-OP until the library supports compression)")
+	compress := flag.Bool("compress", true, "negotiate permessage-deflate (RFC 7692); sections 12 and 13 need it")
 	verbose := flag.Bool("v", false, "log every case")
 	flag.Parse()
 
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if *compress {
-		log.Printf("-compress: compression is not implemented yet; running without it")
+		compression = &websocket.CompressionOptions{}
 	}
 	b := strings.TrimRight(*base, "/")
 	a := url.QueryEscape(*agent)
@@ -79,8 +78,8 @@ func main() {
 
 func dialOptions() *websocket.DialOptions {
 	return &websocket.DialOptions{
-		ReadLimit: readLimit,
-		// COMPRESSION: Compression: &websocket.CompressionOptions{...} goes here.
+		ReadLimit:   readLimit,
+		Compression: compression,
 	}
 }
 

@@ -22,18 +22,17 @@ import (
 	"github.com/ccf874ba/websocket"
 )
 
+// compression is what -compress asks for: nil, or the defaults.
+var compression *websocket.CompressionOptions
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "listen address (keep it on loopback)")
-	// COMPRESSION: -compress is accepted but does nothing yet. When the
-	// library grows permessage-deflate (RFC 7692), set
-	// AcceptOptions.Compression here and drop "12.*" and "13.*" from
-	// exclude-cases in fuzzingclient.json.
-	compress := flag.Bool("compress", false, "offer permessage-deflate (NO-OP until the library supports compression)")
+	compress := flag.Bool("compress", true, "negotiate permessage-deflate (RFC 7692); sections 12 and 13 need it")
 	verbose := flag.Bool("v", false, "log every connection error")
 	flag.Parse()
 
 	if *compress {
-		log.Printf("-compress: compression is not implemented yet; running without it")
+		compression = &websocket.CompressionOptions{}
 	}
 
 	h := &echoHandler{verbose: *verbose}
@@ -69,7 +68,7 @@ func (h *echoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		ReadLimit:          64 << 20,
 		InsecureSkipVerify: true,
-		// COMPRESSION: Compression: &websocket.CompressionOptions{...} goes here.
+		Compression:        compression,
 	})
 	if err != nil {
 		if h.verbose {
