@@ -403,6 +403,9 @@ type window struct {
 }
 
 func (w *window) write(p []byte) {
+	if w.buf == nil {
+		w.buf = make([]byte, 0, w.max) // exactly the window, never more
+	}
 	if len(p) >= w.max {
 		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
 		return
