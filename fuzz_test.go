@@ -436,10 +436,13 @@ func closeCodeOf(payload []byte) StatusCode {
 
 // FuzzClientResponse gives Dial arbitrary bytes as the server's handshake
 // response. "{ACCEPT}" in the input stands for the right
-// Sec-WebSocket-Accept value, so the fuzzer can reach valid responses.
-// Dial must never panic, must fail with ErrBadHandshake unless the
-// response is valid, must succeed when it is, and a Conn it returns must
-// read what followed the response without hanging.
+// Sec-WebSocket-Accept value, so the fuzzer can reach valid responses; an
+// input that starts with "deflate:" is answered to a Dial that offers
+// permessage-deflate. Dial must never panic, must fail with
+// ErrBadHandshake unless the response is valid, must succeed when it is
+// (whether a permessage-deflate answer is acceptable is only checked for
+// its name), and a Conn it returns must read what followed the response
+// without hanging.
 func FuzzClientResponse(f *testing.F) {
 	ok := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n"
 	f.Add([]byte(ok + "\r\n"))
@@ -455,9 +458,20 @@ func FuzzClientResponse(f *testing.F) {
 	f.Add([]byte(ok + " folded: x\r\n\r\n"))
 	f.Add([]byte(ok + "X-Pad: " + strings.Repeat("p", 70<<10) + "\r\n\r\n"))
 	f.Add([]byte("HTTP/1.1 101\r\n\r\n"))
+	deflateHello := "\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00" // RFC 7692, Section 7.2.3.1
+	f.Add([]byte("deflate:" + ok + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n" + deflateHello))
+	f.Add([]byte("deflate:" + ok + "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=10\r\n\r\n" + deflateHello))
+	f.Add([]byte("deflate:" + ok + "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=\"8\"\r\n\r\n"))
+	f.Add([]byte("deflate:" + ok + "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n\r\n"))
+	f.Add([]byte("deflate:" + ok + "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n"))
+	f.Add([]byte("deflate:" + ok + "\r\n" + deflateHello))
 
 	offered := []string{"chat", "v2"}
 	f.Fuzz(func(t *testing.T, input []byte) {
+		var compression *CompressionOptions
+		if rest, ok := bytes.CutPrefix(input, []byte("deflate:")); ok {
+			input, compression = rest, &CompressionOptions{}
+		}
 		var response []byte
 		var accept string
 		nc := &streamConn{chunk: 1 << 20}
@@ -477,8 +491,18 @@ func FuzzClientResponse(f *testing.F) {
 			NetDial:      func(context.Context, string, string) (net.Conn, error) { return nc, nil },
 			ReadLimit:    fuzzReadLimit,
 			CloseTimeout: time.Millisecond,
+			Compression:  compression,
 		})
 		valid, proto, checkable := validResponse(response, accept, offered)
+		exts := extensionsOf(response)
+		if len(exts) > 0 && compression == nil {
+			valid = false // an extension that was not offered
+		}
+		if compression != nil && len(exts) > 0 && valid {
+			// Valid but for the extension: whether this permessage-deflate
+			// answer is acceptable is not modelled here.
+			checkable = false
+		}
 		if err != nil {
 			if !errors.Is(err, ErrBadHandshake) {
 				t.Fatalf("Dial = %v, want ErrBadHandshake", err)
@@ -494,6 +518,9 @@ func FuzzClientResponse(f *testing.F) {
 		defer c.CloseNow()
 		if !valid && checkable {
 			t.Fatalf("Dial accepted an invalid response:\n%q", response)
+		}
+		if len(exts) > 0 && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(exts[0])), "permessage-deflate") {
+			t.Fatalf("Dial accepted the extension %q", exts)
 		}
 		if resp.StatusCode != http.StatusSwitchingProtocols || c.Subprotocol() != proto {
 			t.Fatalf("Dial = status %d, subprotocol %q; want 101, %q", resp.StatusCode, c.Subprotocol(), proto)
@@ -512,8 +539,9 @@ func FuzzClientResponse(f *testing.F) {
 }
 
 // validResponse says whether b is a response a client must accept
-// (RFC 6455, Section 4.1, checks 1 to 6, with the offered subprotocols),
-// and which subprotocol it selects. checkable is false when b is too large
+// (RFC 6455, Section 4.1, checks 1 to 4 and 6, with the offered
+// subprotocols), and which subprotocol it selects; check 5, the
+// extensions, is the caller's, with extensionsOf. checkable is false when b is too large
 // for Dial to read it whole (64 KiB), where Dial refuses whatever it holds.
 func validResponse(b []byte, accept string, offered []string) (valid bool, proto string, checkable bool) {
 	if len(b) > maxResponseHeader-1024 {
@@ -537,9 +565,6 @@ func validResponse(b []byte, accept string, offered []string) (valid bool, proto
 		return false, "", true
 	}
 	if accepts := resp.Header.Values("Sec-WebSocket-Accept"); len(accepts) != 1 || accepts[0] != accept {
-		return false, "", true
-	}
-	if len(resp.Header.Values("Sec-WebSocket-Extensions")) > 0 {
 		return false, "", true
 	}
 	switch p := resp.Header.Values("Sec-WebSocket-Protocol"); len(p) {
@@ -616,4 +641,14 @@ func FuzzParseClosePayload(f *testing.F) {
 			t.Fatalf("round trip of %x: %v, %q, %v", p, code2, reason2, err)
 		}
 	})
+}
+
+// extensionsOf returns the Sec-WebSocket-Extensions values of the response
+// in b, if it parses.
+func extensionsOf(b []byte) []string {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), &http.Request{Method: http.MethodGet})
+	if err != nil {
+		return nil
+	}
+	return resp.Header.Values("Sec-WebSocket-Extensions")
 }
