@@ -261,17 +261,18 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 		return 0, nil, err
 	}
 	// Size the result from the first frame, within the limit: a message
-	// in one frame is read with exactly one allocation.
+	// in one uncompressed frame is read into exactly one allocation of
+	// exactly its size.
 	n := c.rs.remaining
 	if c.rs.limit >= 0 {
 		n = min(n, c.rs.limit)
 	}
 	n = min(n, 1<<26)
-	b := make([]byte, 0, max(n, 512))
+	if !c.rs.fin || c.rs.compressed {
+		n = max(n, 512)
+	}
+	b := make([]byte, 0, n)
 	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
 		m, err := c.readMessage(b[len(b):cap(b)])
 		b = b[:len(b)+m]
 		if err == io.EOF {
@@ -279,6 +280,9 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 		}
 		if err != nil {
 			return 0, nil, err
+		}
+		if m == 0 && len(b) == cap(b) { // more to come and no room: grow
+			b = append(b, 0)[:len(b)]
 		}
 	}
 }

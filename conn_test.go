@@ -805,6 +805,27 @@ func TestConnAllocs(t *testing.T) {
 			t.Errorf("%v allocs, want 0", n)
 		}
 	})
+	t.Run("Read of a one-frame message: one allocation of its exact size", func(t *testing.T) {
+		c, p := newTestConn(t, false, connConfig{})
+		frame := p.frame(true, opBinary, make([]byte, 16))
+		var stream []byte
+		for i := 0; i < 210; i++ {
+			stream = append(stream, frame...)
+		}
+		go p.write(stream)
+		var got []byte
+		if n := testing.AllocsPerRun(200, func() {
+			var err error
+			if _, got, err = c.Read(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 1 {
+			t.Errorf("%v allocs, want 1", n)
+		}
+		if len(got) != 16 || cap(got) != 16 {
+			t.Errorf("len %d cap %d, want 16 and 16", len(got), cap(got))
+		}
+	})
 	t.Run("Reader and ReadFull into a caller buffer, ping answered", func(t *testing.T) {
 		c, p := newTestConn(t, false, connConfig{})
 		go io.Copy(io.Discard, p.nc)
