@@ -31,7 +31,7 @@ CACHE=${AUTOBAHN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccf874ba-websocket/a
 MODES=${AUTOBAHN_MODES:-fuzzingclient fuzzingserver}
 SERVER_PORT=${AUTOBAHN_SERVER_PORT:-9001}
 FUZZ_PORT=${AUTOBAHN_FUZZINGSERVER_PORT:-9002}
-MODE_TIMEOUT=${AUTOBAHN_TIMEOUT:-1800}
+MODE_TIMEOUT=${AUTOBAHN_TIMEOUT:-2700}
 AGENT=ccf874ba-websocket
 REPORTS="$HERE/reports"
 LOGS="$REPORTS/logs"
@@ -162,6 +162,13 @@ STATUS=0
 INDEXES=()
 export PYTHONWARNINGS=ignore
 
+# The two modes are independent (their own ports, processes and report
+# folders) and each mostly keeps one core busy with wstest's Python, so
+# they run at the same time. Long-lived processes are started here, in
+# this shell, so that the cleanup trap owns them; then one driver per mode
+# runs in the background and is waited for.
+DRIVERS=()
+t0=$SECONDS
 for mode in $MODES; do
 	case $mode in
 	fuzzingclient)
@@ -172,15 +179,9 @@ for mode in $MODES; do
 		"$TMP/server" -addr "127.0.0.1:$SERVER_PORT" >"$LOGS/server.log" 2>&1 &
 		PIDS+=($!)
 		wait_listen "$SERVER_PORT" "$!" "server testee"
-		t0=$SECONDS
-		if (cd "$HERE" && timeout "$MODE_TIMEOUT" "$WSTEST_PY" "$HERE/wstest_loopback.py" -m fuzzingclient -s "$TMP/fuzzingclient.json") >"$LOGS/wstest-fuzzingclient.log" 2>&1; then
-			log "mode fuzzingclient: wstest done in $((SECONDS - t0))s"
-		else
-			log "mode fuzzingclient: wstest failed (exit $?) after $((SECONDS - t0))s; tail of $LOGS/wstest-fuzzingclient.log:"
-			tail -n 20 "$LOGS/wstest-fuzzingclient.log" >&2 || true
-			STATUS=1
-		fi
-		kill "${PIDS[-1]}" 2>/dev/null || true
+		(cd "$HERE" && exec timeout "$MODE_TIMEOUT" "$WSTEST_PY" "$HERE/wstest_loopback.py" -m fuzzingclient -s "$TMP/fuzzingclient.json") >"$LOGS/wstest-fuzzingclient.log" 2>&1 &
+		PIDS+=($!)
+		DRIVERS+=("$!:fuzzingclient:wstest:$LOGS/wstest-fuzzingclient.log")
 		INDEXES+=("$REPORTS/servers/index.json")
 		;;
 	fuzzingserver)
@@ -191,21 +192,26 @@ for mode in $MODES; do
 		(cd "$HERE" && exec "$WSTEST_PY" "$HERE/wstest_loopback.py" -m fuzzingserver -s "$TMP/fuzzingserver.json" -u 0) >"$LOGS/wstest-fuzzingserver.log" 2>&1 &
 		PIDS+=($!)
 		wait_listen "$FUZZ_PORT" "$!" "wstest fuzzingserver"
-		t0=$SECONDS
-		if timeout "$MODE_TIMEOUT" "$TMP/client" -url "ws://127.0.0.1:$FUZZ_PORT" -agent "$AGENT" >"$LOGS/client.log" 2>&1; then
-			log "mode fuzzingserver: client done in $((SECONDS - t0))s"
-		else
-			log "mode fuzzingserver: client failed (exit $?) after $((SECONDS - t0))s; tail of $LOGS/client.log:"
-			tail -n 20 "$LOGS/client.log" >&2 || true
-			STATUS=1
-		fi
-		kill "${PIDS[-1]}" 2>/dev/null || true
+		timeout "$MODE_TIMEOUT" "$TMP/client" -url "ws://127.0.0.1:$FUZZ_PORT" -agent "$AGENT" >"$LOGS/client.log" 2>&1 &
+		PIDS+=($!)
+		DRIVERS+=("$!:fuzzingserver:client:$LOGS/client.log")
 		INDEXES+=("$REPORTS/clients/index.json")
 		;;
 	*)
 		die "unknown mode $mode (want fuzzingclient and/or fuzzingserver)"
 		;;
 	esac
+done
+for d in "${DRIVERS[@]}"; do
+	IFS=: read -r pid mode what logfile <<<"$d"
+	if wait "$pid"; then
+		log "mode $mode: $what done after $((SECONDS - t0))s"
+	else
+		rc=$?
+		log "mode $mode: $what failed (exit $rc) after $((SECONDS - t0))s; tail of $logfile:"
+		tail -n 20 "$logfile" >&2 || true
+		STATUS=1
+	fi
 done
 
 # ---------------------------------------------------------------- check
