@@ -422,7 +422,7 @@ func TestFaultAbruptHandshake(t *testing.T) {
 			}
 		}
 		srv.healthy(t)
-		if srv.accepted.Load() != 1 || srv.refused.Load() != 0 {
+		if srv.acceptedCount(1) != 1 || srv.refused.Load() != 0 {
 			t.Errorf("Accept ran on cut requests: %d accepted, %d refused", srv.accepted.Load(), srv.refused.Load())
 		}
 	})
