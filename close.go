@@ -167,11 +167,17 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.closeTimeout)
 	defer cancel()
 	if err := c.writeClose(ctx, code, reason); err != nil {
-		c.CloseNow()
 		if errors.Is(err, net.ErrClosed) {
-			// The peer closed first and we already answered.
+			// A close frame went out already: another Close, or the
+			// reader answering the peer's. Let that handshake finish.
+			select {
+			case <-c.closed:
+			case <-ctx.Done():
+				c.CloseNow()
+			}
 			return net.ErrClosed
 		}
+		c.CloseNow()
 		return err
 	}
 	// Wait for the peer's close frame: a goroutine in Read will see it;

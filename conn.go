@@ -51,6 +51,10 @@ const (
 	minFragmentCap = 1024
 )
 
+// maxPresize is the most Read allocates for a message before its bytes
+// arrive; larger messages grow as they are read.
+const maxPresize = 64 << 10
+
 // connConfig is what Accept and Dial pass to newConn.
 type connConfig struct {
 	client          bool
@@ -267,7 +271,9 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	if c.rs.limit >= 0 {
 		n = min(n, c.rs.limit)
 	}
-	n = min(n, 1<<26)
+	// Trust a declared length only so far: a 14-byte header must not cost
+	// a full read limit of memory before the bytes arrive.
+	n = min(n, maxPresize)
 	if !c.rs.fin || c.rs.compressed {
 		n = max(n, 512)
 	}

@@ -288,7 +288,7 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 	stop := watchDeadline(ctx, nc)
 	if err := req.Write(nc); err != nil {
 		stop()
-		return nil, nil, ctxOr(ctx, err, fmt.Errorf("websocket: writing handshake: %w", err))
+		return nil, nil, ctxOr(ctx, err, fmt.Errorf("%w: writing request: %w", ErrBadHandshake, err))
 	}
 	size := opts.ReadBufferSize
 	if size <= 0 {
@@ -297,17 +297,28 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 	lr := &limitReader{r: nc, n: maxResponseHeader}
 	br := bufio.NewReaderSize(lr, size)
 	resp, err := http.ReadResponse(br, req)
-	stop()
 	if err != nil {
-		return nil, nil, ctxOr(ctx, err, fmt.Errorf("%w: reading response: %v", ErrBadHandshake, err))
+		stop()
+		if lr.err != nil && lr.err != errResponseTooLarge {
+			// The connection ended mid-response: say so, whatever the
+			// parser made of the truncated line.
+			cause := lr.err
+			if cause == io.EOF {
+				cause = io.ErrUnexpectedEOF
+			}
+			err = cause
+		}
+		return nil, nil, ctxOr(ctx, err, fmt.Errorf("%w: reading response: %w", ErrBadHandshake, err))
 	}
 	subprotocol, deflate, err := checkResponse(resp, key, opts)
 	if err != nil {
-		// Keep a little of the body for the caller to look at.
+		// Keep a little of the body for the caller, still bounded by ctx.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		stop()
 		resp.Body = io.NopCloser(strings.NewReader(string(body)))
 		return nil, resp, err
 	}
+	stop()
 	resp.Body = http.NoBody
 	var buffered []byte
 	if n := br.Buffered(); n > 0 {
@@ -399,20 +410,25 @@ func ctxOr(ctx context.Context, ioErr, err error) error {
 // limitReader returns errResponseTooLarge after n bytes, bounding what a
 // hostile server can make Dial read during the handshake.
 type limitReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error // the last error, kept to explain a truncated response
 }
 
 var errResponseTooLarge = errors.New("handshake response header too large")
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
-		return 0, errResponseTooLarge
+		l.err = errResponseTooLarge
+		return 0, l.err
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
+	if err != nil {
+		l.err = err
+	}
 	return n, err
 }

@@ -481,11 +481,6 @@ func TestFaultAbruptHandshake(t *testing.T) {
 // caller can test: errors.Is(err, io.ErrUnexpectedEOF) (or io.EOF before
 // any byte), or the network's error, as reads do after the handshake.
 func TestFaultAbruptHandshakeError(t *testing.T) {
-	knownBug(t, "Dial's error for a connection lost mid-response cannot be tested: handshake() formats the "+
-		"http.ReadResponse error with %v (so errors.Is(err, io.ErrUnexpectedEOF) and errors.Is(err, syscall.ECONNRESET) "+
-		"are false for every cut), and when the cut falls inside a line net/http reports it as "+
-		"'malformed HTTP response \"H\"' or 'malformed MIME header: missing colon: \"Upgrad\"' "+
-		"(response cut after 1, 40 or 90 bytes, then FIN or RST)")
 	for _, cut := range []int{0, 1, 12, 40, 90} {
 		for _, rst := range []bool{false, true} {
 			t.Run(fmt.Sprintf("cut %d rst=%v", cut, rst), func(t *testing.T) {

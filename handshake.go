@@ -191,6 +191,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 // reject answers a failed handshake.
 func reject(w http.ResponseWriter, status int, err error) {
 	h := w.Header()
+	// Without it, net/http would first read and discard a declared
+	// request body, which a client may never send.
+	h.Set("Connection", "close")
 	switch status {
 	case http.StatusUpgradeRequired:
 		h.Set("Sec-WebSocket-Version", "13")

@@ -681,10 +681,6 @@ func TestHostileConcurrency(t *testing.T) {
 // closing handshake and returns nil, the others return net.ErrClosed, and
 // the handshake is not cut short.
 func TestHostileConcurrentClose(t *testing.T) {
-	knownBug(t, "concurrent Close calls on a client Conn: the losers' writeClose gets net.ErrClosed (close frame already sent) "+
-		"and they call CloseNow, which closes TCP while the winner waits for the peer's close frame; "+
-		"observed: all 4 Close calls return net.ErrClosed, a concurrent Read returns net.ErrClosed instead of CloseError 1000, "+
-		"and the peer reads EOF right after the close frame instead of the client waiting for the server's close")
 	for _, reader := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reader=%v", reader), func(t *testing.T) {
 			c, p := newTestConn(t, true, connConfig{})
