@@ -17,6 +17,13 @@ var writeBufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// largeBufPool holds the buffers that frames larger than the write buffer
+// are assembled in, for the time of one write.
+var largeBufPool = sync.Pool{New: func() any {
+	b := make([]byte, maxHeaderSize+256<<10)
+	return &b
+}}
+
 // takeReadBuf makes sure c.rbuf exists.
 func (c *Conn) takeReadBuf() {
 	if c.rbuf != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -848,4 +849,26 @@ func TestConnAllocs(t *testing.T) {
 			t.Errorf("%v allocs, want 0", n)
 		}
 	})
+}
+
+// BenchmarkWrite measures whole-message writes over loopback TCP to a peer
+// that discards, for both sides (a client masks).
+func BenchmarkWrite(b *testing.B) {
+	for _, client := range []bool{false, true} {
+		for _, size := range []int{16, 1024, 64 << 10, 1 << 20} {
+			name := fmt.Sprintf("%s/%d", map[bool]string{false: "server", true: "client"}[client], size)
+			b.Run(name, func(b *testing.B) {
+				c, p := newTestConn(b, client, connConfig{})
+				go io.Copy(io.Discard, p.nc)
+				msg := make([]byte, size)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.Write(context.Background(), MessageBinary, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }
