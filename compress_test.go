@@ -445,3 +445,41 @@ func bufioReader(nc interface{ Read([]byte) (int, error) }) *bufio.Reader { retu
 func ioReadAll(r io.Reader) ([]byte, error) { return io.ReadAll(r) }
 
 func discard(r io.Reader) { io.Copy(io.Discard, r) }
+
+// FuzzParseExtensions: any header value parses or is rejected without a
+// panic, within the caps, and whatever acceptDeflate answers is a response
+// our own client accepts.
+func FuzzParseExtensions(f *testing.F) {
+	for _, s := range []string{
+		"permessage-deflate",
+		"permessage-deflate; client_max_window_bits",
+		`permessage-deflate; server_max_window_bits="10"; client_no_context_takeover, x-foo`,
+		"permessage-deflate; server_max_window_bits=8; server_no_context_takeover",
+		" , ,a;b=c;d",
+		`a; b="\"x\""`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		exts, err := parseExtensions([]string{s})
+		if err == nil {
+			if len(exts) > maxExtensions {
+				t.Fatalf("%d extensions", len(exts))
+			}
+			for _, e := range exts {
+				if !isToken(e.name) || len(e.params) > maxExtensionParams {
+					t.Fatalf("bad extension %+v", e)
+				}
+			}
+		}
+		resp, cfg := acceptDeflate([]string{s}, &CompressionOptions{})
+		if (resp == "") != (cfg == nil) {
+			t.Fatalf("response %q with config %v", resp, cfg)
+		}
+		if resp != "" {
+			if _, err := checkDeflateResponse([]string{resp}, &CompressionOptions{MaxWindowBits: 15}); err != nil {
+				t.Fatalf("our response %q to %q is refused by our client: %v", resp, s, err)
+			}
+		}
+	})
+}
