@@ -845,19 +845,30 @@ func (c *Conn) writeCompressed(ctx context.Context, op opcode, p []byte) error {
 
 var errBadMessageType = errors.New("websocket: message type must be MessageText or MessageBinary")
 
-// writeData writes one data frame with payload p, using the data buffer
-// (the caller holds msgMu).
-func (c *Conn) writeData(ctx context.Context, h header, p []byte) error {
+// lockFrame takes frameMu for the write of one frame, unless the write side
+// is over: a close frame went out (RFC 6455, Section 5.5.1: nothing may
+// follow it) or an earlier write broke the stream.
+func (c *Conn) lockFrame(ctx context.Context) error {
 	if err := c.frameMu.lock(ctx); err != nil {
 		return err
 	}
-	defer c.frameMu.unlock()
+	err := c.writeErr
 	if c.closeSent {
-		return net.ErrClosed
+		err = net.ErrClosed
 	}
-	if c.writeErr != nil {
-		return c.writeErr
+	if err != nil {
+		c.frameMu.unlock()
 	}
+	return err
+}
+
+// writeData writes one data frame with payload p, using the data buffer
+// (the caller holds msgMu).
+func (c *Conn) writeData(ctx context.Context, h header, p []byte) error {
+	if err := c.lockFrame(ctx); err != nil {
+		return err
+	}
+	defer c.frameMu.unlock()
 	h.length = int64(len(p))
 	stop := c.armWrite(ctx)
 	err := c.writeFrame(c.wbuf, h, p)
@@ -924,16 +935,10 @@ func (c *Conn) nextKey() uint32 {
 
 // writeControl sends a control frame. The caller must not hold frameMu.
 func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
-	if err := c.frameMu.lock(ctx); err != nil {
+	if err := c.lockFrame(ctx); err != nil {
 		return err
 	}
 	defer c.frameMu.unlock()
-	if c.closeSent {
-		return net.ErrClosed
-	}
-	if c.writeErr != nil {
-		return c.writeErr
-	}
 	if op == opClose {
 		c.closeSent = true
 	}
@@ -1189,16 +1194,10 @@ func (w *messageWriter) flushBuffered(fin bool) error {
 // it, so the frame leaves in one system call. A client masks the payload in
 // place, which is fine: buf is the Conn's own.
 func (c *Conn) writeInPlace(ctx context.Context, h header, buf []byte, n int) error {
-	if err := c.frameMu.lock(ctx); err != nil {
+	if err := c.lockFrame(ctx); err != nil {
 		return err
 	}
 	defer c.frameMu.unlock()
-	if c.closeSent {
-		return net.ErrClosed
-	}
-	if c.writeErr != nil {
-		return c.writeErr
-	}
 	h.length = int64(n)
 	if c.client {
 		h.masked = true
