@@ -3,16 +3,31 @@
 // using the browser's own WebSocket against an echo server.
 //
 //   node browser.js ws://127.0.0.1:PORT NAME
+//   node browser.js --deflate NAME LABEL=ws://127.0.0.1:PORT ...
 //
 // The test page is served from http://127.0.0.1:<another free port>/, so the
 // echo server must accept that origin (examples/echo -origin '127.0.0.1:*').
 // Prints one "ok   NAME/check" or "FAIL NAME/check: reason" line per check.
+// The connections go to /NAME-<n> (NAME with "/" as "-").
+//
+// --deflate runs the permessage-deflate checks against each echo server
+// (examples/echo -compress ...; Chromium always offers permessage-deflate
+// with client_max_window_bits), naming the checks NAME/LABEL/check: the
+// extension the page sees in WebSocket.extensions, then compressible
+// JSON-like text and random binary echoed byte-exact up to 16 MiB, messages
+// repeated across the connection (Chromium keeps its compression context,
+// within the window the server allowed), UTF-8, pipelining and a clean close.
 
 const http = require('http');
 const { chromium } = require('playwright-core');
 
-const wsBase = process.argv[2].replace(/\/+$/, '');
+const deflateMode = process.argv[2] === '--deflate';
+const wsBase = deflateMode ? null : process.argv[2].replace(/\/+$/, '');
 const suite = process.argv[3] || 'browser';
+const deflateTargets = deflateMode ? process.argv.slice(4).map((a) => {
+  const i = a.indexOf('=');
+  return { label: a.slice(0, i), base: a.slice(i + 1).replace(/\/+$/, '') };
+}) : [];
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 // Everything inside PAGE runs in the browser.
@@ -47,9 +62,10 @@ function makeBinary(n) {
 }
 
 let seq = 0;
+let pathPrefix = '/browser-';
 function open(base) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(base + '/browser-' + (++seq));
+    const ws = new WebSocket(base + pathPrefix + (++seq));
     ws.binaryType = 'arraybuffer';
     const peer = { ws, queue: [], waiters: [], closeInfo: null, closeWaiters: [] };
     ws.onmessage = (ev) => {
@@ -102,14 +118,15 @@ function sameText(got, want) {
 async function check(results, name, timeoutMs, fn) {
   let timer;
   const peers = [];
+  const t0 = Date.now();
   try {
     await Promise.race([
       fn(peers),
       new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timed out after ' + timeoutMs + ' ms')), timeoutMs); }),
     ]);
-    results.push({ name, ok: true });
+    results.push({ name, ok: true, ms: Date.now() - t0 });
   } catch (err) {
-    results.push({ name, ok: false, reason: String(err && err.message || err) });
+    results.push({ name, ok: false, reason: String(err && err.message || err), ms: Date.now() - t0 });
   } finally {
     clearTimeout(timer);
     for (const p of peers) { try { p.ws.close(); } catch (_) {} }
@@ -176,6 +193,109 @@ async function runTests(base) {
   return results;
 }
 window.runTests = runTests;
+
+function makeJSON(n) {
+  const parts = [];
+  let len = 0;
+  for (let i = 0; ; i++) {
+    const rec = '{"id":' + i + ',"user":"user-' + (i % 97) + '","name":"κόσμε ' + (i % 13) + ' 😀","tags":["日本語","alpha","beta"],"score":' + ((i * 7919) % 1000) + '.' + (i % 10) + ',"ok":' + (i % 3 === 0) + '},';
+    const l = enc.encode(rec).length;
+    if (len + l > n) break;
+    parts.push(rec);
+    len += l;
+  }
+  return parts.join('') + ' '.repeat(n - len);
+}
+
+// The parameters of the negotiated extension, as "k" or "k=v", sorted.
+function extParams(header) {
+  const el = (header || '').split(',')[0].split(';').map((x) => x.trim());
+  return { name: el[0], params: el.slice(1).map((p) => p.split("=").map((x) => x.trim()).join("=")).sort() };
+}
+
+async function runDeflateTests(base, prefix, wantParams) {
+  pathPrefix = prefix;
+  const results = [];
+  const openP = async (peers) => { const p = await open(base); peers.push(p); return p; };
+  let shared = null;
+  const getShared = async (peers) => {
+    if (!shared || shared.closeInfo) shared = await open(base);
+    return shared;
+  };
+  const sizes = [0, 1, 200, 4096, 65536, 1 << 20, 16 << 20];
+  let clientBits = 15;
+  await check(results, 'negotiated', 10000, async (peers) => {
+    const p = await getShared(peers);
+    const got = extParams(p.ws.extensions);
+    const want = wantParams.slice().sort();
+    if (got.name !== 'permessage-deflate' || got.params.join('; ') !== want.join('; ')) {
+      throw new Error('WebSocket.extensions is ' + JSON.stringify(p.ws.extensions) + ', want permessage-deflate with ' + JSON.stringify(want.join('; ')));
+    }
+    for (const q of got.params) if (q.startsWith('client_max_window_bits=')) clientBits = Number(q.split('=')[1]);
+  });
+  // One connection for the echoes: Chromium keeps its compression context
+  // from message to message, which the server must follow.
+  const step = (name, ms, fn) => check(results, name, ms, async (peers) => {
+    try {
+      await fn(await getShared(peers));
+    } catch (err) {
+      if (shared) { try { shared.ws.close(); } catch (_) {} shared = null; }
+      throw err;
+    }
+  });
+  for (const n of sizes) {
+    const t = n >= (1 << 20) ? 60000 : 10000;
+    await step('text-' + sizeName(n), t, async (p) => {
+      const s = makeJSON(n);
+      p.ws.send(s);
+      sameText(await recv(p), s);
+    });
+    await step('binary-' + sizeName(n), t, async (p) => {
+      const b = makeBinary(n);
+      p.ws.send(b.buffer);
+      sameBytes(await recv(p), b);
+    });
+  }
+  await step('repeat-across-messages', 20000, async (p) => {
+    const w = 1 << clientBits;
+    for (const n of [w, Math.max(w - 7, 1), 3000]) {
+      const b = makeBinary(n);
+      for (let i = 0; i < 3; i++) {
+        p.ws.send(b.buffer);
+        try { sameBytes(await recv(p), b); } catch (err) { throw new Error(n + '-byte block, copy ' + (i + 1) + ': ' + err.message); }
+      }
+    }
+  });
+  await step('utf8', 10000, async (p) => {
+    for (const [name, s] of UTF8_CASES) {
+      for (const m of [s.repeat(20), s]) {
+        p.ws.send(m);
+        try { sameText(await recv(p), m); } catch (err) { throw new Error(name + ': ' + err.message); }
+      }
+    }
+  });
+  await step('pipelined', 20000, async (p) => {
+    const msgs = [];
+    for (let i = 0; i < 300; i++) {
+      const len = (i * 7919) % 3000;
+      msgs.push(i % 2 ? makeBinary(len) : makeJSON(len));
+    }
+    for (const m of msgs) p.ws.send(typeof m === 'string' ? m : m.buffer);
+    for (let i = 0; i < msgs.length; i++) {
+      const got = await recv(p);
+      try {
+        if (typeof msgs[i] === 'string') sameText(got, msgs[i]); else sameBytes(got, msgs[i]);
+      } catch (err) { throw new Error('message ' + i + ': ' + err.message); }
+    }
+  });
+  await step('close-1000-clean', 10000, async (p) => {
+    const s = shared;
+    shared = null;
+    await closeClean(s);
+  });
+  return results;
+}
+window.runDeflateTests = runDeflateTests;
 document.getElementById('log').textContent = 'ready';
 </script></body></html>`;
 
@@ -201,11 +321,30 @@ async function main() {
     page.on('pageerror', (err) => console.error('page error:', err.message));
     await page.goto(pageURL, { timeout: 30000 });
     const version = browser.version();
-    console.error(`browser: Chromium ${version}, page ${pageURL}, echo ${wsBase}`);
-    const results = await page.evaluate((base) => window.runTests(base), wsBase);
-    for (const r of results) {
-      if (r.ok) console.log(`ok   ${suite}/${r.name}`);
-      else { failed++; console.log(`FAIL ${suite}/${r.name}: ${r.reason}`); }
+    const prefix = '/' + suite.replace(/\//g, '-') + '-';
+    if (!deflateMode) {
+      console.error(`browser: Chromium ${version}, page ${pageURL}, echo ${wsBase}`);
+      const results = await page.evaluate(([base, pre]) => { pathPrefix = pre; return window.runTests(base); }, [wsBase, prefix]);
+      for (const r of results) {
+        if (r.ok) console.log(`ok   ${suite}/${r.name}`);
+        else { failed++; console.log(`FAIL ${suite}/${r.name}: ${r.reason}`); }
+      }
+    }
+    for (const t of deflateTargets) {
+      // The echo server's answer to Chromium's offer
+      // ("permessage-deflate; client_max_window_bits"): it always says
+      // server_no_context_takeover, and names client_max_window_bits only
+      // to lower it (examples/echo -compress-window N).
+      const want = ['server_no_context_takeover'];
+      const m = /^w(\d+)$/.exec(t.label);
+      if (m) want.push('client_max_window_bits=' + m[1]);
+      console.error(`browser: Chromium ${version}, page ${pageURL}, ${t.label} echo ${t.base}`);
+      const results = await page.evaluate(([base, pre, w]) => window.runDeflateTests(base, pre, w), [t.base, prefix + t.label + '-', want]);
+      for (const r of results) {
+        if (r.ms > 1000) console.error(`${suite}/${t.label}/${r.name}: ${r.ms} ms`);
+        if (r.ok) console.log(`ok   ${suite}/${t.label}/${r.name}`);
+        else { failed++; console.log(`FAIL ${suite}/${t.label}/${r.name}: ${r.reason}`); }
+      }
     }
   } catch (err) {
     failed++;

@@ -36,4 +36,30 @@ function makeBinary(n) {
   return crypto.randomBytes(n);
 }
 
-module.exports = { SIZES, UTF8_CASES, sizeName, makeText, makeBinary };
+// makeJSON returns compressible JSON-like text (records with multi-byte
+// UTF-8) whose UTF-8 encoding is exactly n bytes, padded with spaces.
+function makeJSON(n) {
+  const parts = [];
+  let len = 0;
+  for (let i = 0; ; i++) {
+    const rec = `{"id":${i},"user":"user-${i % 97}","name":"κόσμε ${i % 13} 😀","tags":["日本語","alpha","beta"],"score":${(i * 7919) % 1000}.${i % 10},"ok":${i % 3 === 0}},`;
+    const l = Buffer.byteLength(rec);
+    if (len + l > n) break;
+    parts.push(rec);
+    len += l;
+  }
+  return parts.join('') + ' '.repeat(n - len);
+}
+
+// makePeriodic returns n bytes repeating one random block of `period`
+// bytes: a compressor finds matches exactly `period` bytes back, so with a
+// period just over a negotiated window it shows whether the sender keeps to
+// the window.
+function makePeriodic(n, period) {
+  const block = crypto.randomBytes(period);
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i += period) block.copy(out, i, 0, Math.min(period, n - i));
+  return out;
+}
+
+module.exports = { SIZES, UTF8_CASES, sizeName, makeText, makeBinary, makeJSON, makePeriodic };

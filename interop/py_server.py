@@ -1,10 +1,14 @@
 """A WebSocket echo server built on Python `websockets` (asyncio), used as
 the peer for this library's clients (examples/client and interop/goclient).
 
-    python py_server.py [PORT]
+    python py_server.py [PORT] [--deflate[=NAME=VALUE,...]]
 
 Listens on 127.0.0.1 (PORT 0 or absent = any free port) and prints
-"listening <port>" once ready. Same behaviour as node_server.js:
+"listening <port>" once ready. Compression is off unless --deflate is given:
+bare --deflate is websockets' default (compression="deflate"), with
+NAME=VALUE pairs it is ServerPerMessageDeflateFactory(NAME=VALUE, ...), e.g.
+--deflate=client_max_window_bits=9,server_no_context_takeover=true.
+Same behaviour as node_server.js:
 
   /frag-*        echo every message back split into 3 fragments
   /close-<code>  close immediately with <code> and reason "bye"
@@ -14,8 +18,10 @@ Listens on 127.0.0.1 (PORT 0 or absent = any free port) and prints
 Every connection is pinged once with the payload "srv-ping:<path>".
 Subprotocol "echo.v1" is selected when offered.
 Plain HTTP GET /__report/<path without leading slash> answers JSON
-{"closed","code","reason","pong","messages"} for the last connection on that
-path, waiting up to 3 s for it to finish closing; 404 if none was seen.
+{"closed","code","reason","pong","messages","wire","extensions"} for the last
+connection on that path, waiting up to 3 s for it to finish closing; 404 if
+none was seen. "wire" counts the bytes received after the handshake,
+"extensions" is the Sec-WebSocket-Extensions response sent.
 """
 
 import asyncio
@@ -27,6 +33,7 @@ import urllib.parse
 
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
 records = {}  # path -> dict
 events = {}  # path -> asyncio.Event set when the connection closed
@@ -67,8 +74,25 @@ def select_subprotocol(connection, offered):
 
 async def handler(ws):
     path = ws.request.path
-    rec = {"closed": False, "code": None, "reason": "", "pong": False, "messages": 0}
+    rec = {
+        "closed": False,
+        "code": None,
+        "reason": "",
+        "pong": False,
+        "messages": 0,
+        "wire": 0,
+        "extensions": ws.response.headers.get("Sec-WebSocket-Extensions", ""),
+    }
     records[path] = rec
+    # Count the bytes received from now on: the transport calls the
+    # connection's data_received, looked up on the instance.
+    received = ws.data_received
+
+    def counting(data):
+        rec["wire"] += len(data)
+        received(data)
+
+    ws.data_received = counting
     ev = asyncio.Event()
     events[path] = ev
     waiter = None
@@ -102,15 +126,33 @@ async def handler(ws):
         ev.set()
 
 
+def parse_deflate(spec):
+    """--deflate[=k=v,...] -> (compression, extensions) arguments of serve."""
+    if spec == "":
+        return "deflate", None
+    kwargs = {}
+    for item in spec.split(","):
+        k, v = item.split("=", 1)
+        kwargs[k] = v.lower() == "true" if v.lower() in ("true", "false") else int(v)
+    return None, [ServerPerMessageDeflateFactory(**kwargs)]
+
+
 async def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    port = 0
+    compression, extensions = None, None
+    for arg in sys.argv[1:]:
+        if arg == "--deflate" or arg.startswith("--deflate="):
+            compression, extensions = parse_deflate(arg[len("--deflate=") :])
+        else:
+            port = int(arg)
     async with serve(
         handler,
         "127.0.0.1",
         port,
         max_size=128 * 1024 * 1024,
         ping_interval=None,
-        compression=None,
+        compression=compression,
+        extensions=extensions,
         select_subprotocol=select_subprotocol,
         process_request=process_request,
     ) as server:

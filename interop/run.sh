@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop tests: this library (examples/echo, examples/client,
 # interop/goclient) against implementations written elsewhere: the Node "ws"
-# package, Python "websockets" and a real headless Chromium.
+# package, Python "websockets" and a real headless Chromium, without and with
+# permessage-deflate compression (RFC 7692).
 #
 #   bash interop/run.sh
 #
@@ -18,11 +19,17 @@ ROOT=$(cd "$HERE/.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ws-interop.XXXXXX")
 VENV=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ccf874ba-websocket/interop-venv
 PIDS=()
+LANES=()
 PASSED=0
 FAILED=0
 
 cleanup() {
 	local pid
+	# A lane (a subshell running suites one after another) is stopped with
+	# the suite it is running: timeout passes the signal on.
+	for pid in "${LANES[@]}"; do
+		pkill -TERM -P "$pid" 2>/dev/null || true
+	done
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -143,14 +150,82 @@ start chat "$TMP/chat" -addr 127.0.0.1:0
 CHAT=http://127.0.0.1:$PORT
 log "examples/echo $ECHO, examples/echo -stream $ECHO_STREAM, node ws server $NODE, python websockets server $PYS"
 
+# permessage-deflate (RFC 7692): examples/echo with compression, and Node ws
+# and Python websockets echo servers with the compression settings of the
+# go-client-deflate configurations below.
+start echo-z "$TMP/echo" -addr 127.0.0.1:0 -origin '127.0.0.1:*' -v -compress
+ECHO_Z=ws://127.0.0.1:$PORT
+start echo-z-w9 "$TMP/echo" -addr 127.0.0.1:0 -origin '127.0.0.1:*' -v -compress-window 9
+ECHO_Z_W9=ws://127.0.0.1:$PORT
+start echo-z-nct "$TMP/echo" -addr 127.0.0.1:0 -v -compress-no-context-takeover
+ECHO_Z_NCT=ws://127.0.0.1:$PORT
+start echo-z-stream "$TMP/echo" -addr 127.0.0.1:0 -v -compress -stream
+ECHO_Z_STREAM=ws://127.0.0.1:$PORT
+start echo-z-bomb "$TMP/echo" -addr 127.0.0.1:0 -v -compress -read-limit 1048576
+ECHO_Z_BOMB=ws://127.0.0.1:$PORT
+ECHO_Z_BOMB_PID=${PIDS[-1]}
+log "examples/echo -compress $ECHO_Z, -compress-window 9 $ECHO_Z_W9, -compress-no-context-takeover $ECHO_Z_NCT, -compress -stream $ECHO_Z_STREAM, -compress -read-limit 1048576 $ECHO_Z_BOMB"
+
+# go-client-deflate configurations, one per line: NAME|SERVER SETTINGS|GOCLIENT
+# FLAGS|Sec-WebSocket-Extensions EXPECTED ("none": compression declined).
+# Server settings are ws's perMessageDeflate options (JSON) for node and
+# ServerPerMessageDeflateFactory parameters (or "default", websockets'
+# compression="deflate") for python. The Go client always offers
+# "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+# plus server_max_window_bits=N with -compress-window N and
+# server_no_context_takeover with -compress-no-context-takeover.
+GO_DEFLATE_NODE=(
+	'default|{}|-big|permessage-deflate; client_no_context_takeover'
+	'windows-10-9|{"serverMaxWindowBits":10,"clientMaxWindowBits":9}||permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9'
+	'client-window-8|{"clientMaxWindowBits":8}||permessage-deflate; client_no_context_takeover; client_max_window_bits=8'
+	'no-context-takeover|{"serverNoContextTakeover":true,"clientNoContextTakeover":true}||permessage-deflate; server_no_context_takeover; client_no_context_takeover'
+	'go-asks-window-9-no-takeover|{}|-compress-window 9 -compress-no-context-takeover|permessage-deflate; client_no_context_takeover; server_no_context_takeover; server_max_window_bits=9'
+	'go-asks-window-8|{}|-compress-window 8|permessage-deflate; client_no_context_takeover; server_max_window_bits=8'
+)
+GO_DEFLATE_PYTHON=(
+	'default|default|-big|permessage-deflate; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12'
+	'client-window-9|client_max_window_bits=9||permessage-deflate; client_no_context_takeover; client_max_window_bits=9'
+	'no-context-takeover-window-10|server_no_context_takeover=true,client_no_context_takeover=true,server_max_window_bits=10||permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10'
+	'go-asks-window-9|client_max_window_bits=9|-compress-window 9 -compress-no-context-takeover|permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9'
+	'go-asks-window-8-declined|default|-compress-window 8|none'
+)
+declare -A DEFLATE_URL
+for cfg in "${GO_DEFLATE_NODE[@]}"; do
+	IFS='|' read -r name settings _ _ <<<"$cfg"
+	start "node-server-deflate-$name" node node_server.js 0 "--deflate=$settings"
+	DEFLATE_URL[node/$name]=ws://127.0.0.1:$PORT
+done
+for cfg in "${GO_DEFLATE_PYTHON[@]}"; do
+	IFS='|' read -r name settings _ _ <<<"$cfg"
+	if [ "$settings" = default ]; then arg=--deflate; else arg=--deflate=$settings; fi
+	start "py-server-deflate-$name" "$PY" py_server.py 0 "$arg"
+	DEFLATE_URL[python/$name]=ws://127.0.0.1:$PORT
+done
+
 # ---- suites --------------------------------------------------------------
 
 # suite NAME SECONDS CMD...: runs a program printing ok/FAIL lines.
 suite() {
-	local name=$1 limit=$2 rc=0 oks fails
+	run_suite "$@"
+	report_suite "$1" "$2"
+}
+
+# run_suite NAME SECONDS CMD...: runs it quietly (output in $TMP/NAME.*), so
+# that several can run at once; report_suite NAME SECONDS then shows and
+# counts the outcome.
+run_suite() {
+	local name=$1 limit=$2 rc=0 t0=$SECONDS
 	shift 2
-	log "$name"
 	timeout -k 5 "$limit" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
+	echo "$rc" >"$TMP/$name.rc"
+	echo "$((SECONDS - t0))" >"$TMP/$name.time"
+}
+
+report_suite() {
+	local name=$1 limit=$2 rc oks fails
+	log "$name ($(cat "$TMP/$name.time" 2>/dev/null || echo '?') s)"
+	rc=$(cat "$TMP/$name.rc" 2>/dev/null || echo 125)
+	touch "$TMP/$name.out" "$TMP/$name.err"
 	cat "$TMP/$name.out"
 	oks=$(grep -c '^ok ' "$TMP/$name.out" || true)
 	fails=$(grep -c '^FAIL' "$TMP/$name.out" || true)
@@ -218,7 +293,96 @@ suite go-client-python 240 "$TMP/goclient" -url "$PYS" -name go-client/python
 # 5. examples/chat: a browser page, and a slow reader does not block others.
 suite chat 120 node chat_test.js "$CHAT" chat
 
-# 6. examples/echo shuts down gracefully: open connections get 1001.
+# 6. permessage-deflate (RFC 7692). Three lanes at once, reported in order:
+#   node-deflate:  Node ws client -> examples/echo -compress (and -compress-window
+#                  9, -compress-no-context-takeover, -compress -stream, and
+#                  decompression bombs against -read-limit 1048576);
+#   py-deflate:    Python websockets client -> examples/echo -compress*;
+#   go-client-deflate/{node,python}/CONFIG: goclient -compress -> Node ws and
+#                  Python websockets servers with compression;
+# then Chromium -> examples/echo -compress*, which wants the machine to itself.
+GO_DEFLATE_SUITES=()
+go_deflate_lane() {
+	local peer=$1 cfg name flags want
+	shift
+	for cfg in "$@"; do
+		IFS='|' read -r name _ flags want <<<"$cfg"
+		# shellcheck disable=SC2086 # flags are words
+		run_suite "go-client-deflate-$peer-$name" 120 "$TMP/goclient" -url "${DEFLATE_URL[$peer/$name]}" \
+			-name "go-client-deflate/$peer/$name" -compress $flags -want-ext "$want"
+	done
+}
+for cfg in "${GO_DEFLATE_NODE[@]}"; do GO_DEFLATE_SUITES+=("go-client-deflate-node-${cfg%%|*}"); done
+for cfg in "${GO_DEFLATE_PYTHON[@]}"; do GO_DEFLATE_SUITES+=("go-client-deflate-python-${cfg%%|*}"); done
+LANE_START=$SECONDS
+(
+	run_suite node-deflate 240 node node_deflate.js node-deflate "echo=$ECHO_Z" "echo-w9=$ECHO_Z_W9" \
+		"echo-nct=$ECHO_Z_NCT" "echo-stream=$ECHO_Z_STREAM" "bomb=$ECHO_Z_BOMB"
+) &
+LANES=($!)
+(
+	run_suite py-deflate 180 "$PY" py_deflate.py py-deflate "echo=$ECHO_Z" "echo-w9=$ECHO_Z_W9" --big
+	go_deflate_lane python "${GO_DEFLATE_PYTHON[@]}"
+) &
+LANES+=($!)
+(
+	go_deflate_lane node "${GO_DEFLATE_NODE[@]}"
+	# examples/client -compress: stdin lines through a compressing server.
+	rc=0
+	timeout -k 5 30 "$TMP/client" -compress -url "${DEFLATE_URL[node/default]}/cli-client-deflate" \
+		<"$TMP/cli.in" >"$TMP/cli.deflate.out" 2>"$TMP/cli.deflate.err" || rc=$?
+	echo "$rc" >"$TMP/cli.deflate.rc"
+) &
+LANES+=($!)
+PIDS+=("${LANES[@]}")
+wait "${LANES[@]}" || true
+LANES=()
+log "compression lanes took $((SECONDS - LANE_START)) s"
+
+report_suite node-deflate 240
+# The 256 MiB bomb must not have been inflated into memory.
+hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$ECHO_Z_BOMB_PID/status" 2>/dev/null || true)
+if [ -z "$hwm" ]; then
+	fail "node-deflate/bomb/server-memory-bounded" "examples/echo -read-limit 1048576 is not running"
+elif [ "$hwm" -lt $((128 * 1024)) ]; then
+	ok "node-deflate/bomb/server-memory-bounded"
+else
+	fail "node-deflate/bomb/server-memory-bounded" "peak RSS ${hwm} kB after the bombs, want < 128 MiB"
+fi
+report_suite py-deflate 180
+for name in "${GO_DEFLATE_SUITES[@]}"; do report_suite "$name" 120; done
+
+log "cli-client-deflate/node"
+rc=$(cat "$TMP/cli.deflate.rc")
+if [ "$rc" -eq 0 ] && cmp -s "$TMP/cli.want" "$TMP/cli.deflate.out"; then
+	ok "cli-client-deflate/node/output-equals-input"
+else
+	fail "cli-client-deflate/node/output-equals-input" "exit status $rc: $(tail -3 "$TMP/cli.deflate.err" | tr '\n' ' ') $(cmp "$TMP/cli.want" "$TMP/cli.deflate.out" 2>&1 | head -1)"
+fi
+report=$(curl -s --max-time 10 "http://${DEFLATE_URL[node/default]#ws://}/__report/cli-client-deflate" || true)
+if printf '%s' "$report" | grep -Eq '"code": ?1000[^0-9]' && printf '%s' "$report" | grep -q '"extensions":"permessage-deflate' &&
+	printf '%s' "$report" | grep -Eq '"compressed":[1-9]' && printf '%s' "$report" | grep -q '"violations":0,'; then
+	ok "cli-client-deflate/node/server-saw-compressed-close-1000"
+else
+	fail "cli-client-deflate/node/server-saw-compressed-close-1000" "server report: ${report:-none}"
+fi
+
+suite browser-deflate 240 node browser.js --deflate browser-deflate "default=$ECHO_Z" "w9=$ECHO_Z_W9"
+# The same negotiation seen from the server: examples/echo -v logs what it
+# answered each of the page's connections.
+for target in "default|echo-z|permessage-deflate; server_no_context_takeover" \
+	"w9|echo-z-w9|permessage-deflate; server_no_context_takeover; client_max_window_bits=9"; do
+	IFS='|' read -r label server want <<<"$target"
+	lines=$(grep -c "/browser-deflate-$label-[0-9]*: accepted" "$TMP/$server.err" || true)
+	others=$(grep "/browser-deflate-$label-[0-9]*: accepted" "$TMP/$server.err" | grep -vcF "extensions \"$want\"" || true)
+	if [ "$lines" -gt 0 ] && [ "$others" -eq 0 ]; then
+		ok "browser-deflate/$label/server-logged-extensions"
+	else
+		fail "browser-deflate/$label/server-logged-extensions" "$lines connections logged, $others without extensions \"$want\": $(grep "/browser-deflate-$label-" "$TMP/$server.err" | head -2 | tr '\n' ' ')"
+	fi
+done
+
+# 7. examples/echo shuts down gracefully: open connections get 1001.
 log "echo-shutdown"
 node -e '
 const WebSocket = require("ws");
@@ -257,7 +421,7 @@ fi
 if [ -n "$RACE" ]; then
 	kill "${PIDS[@]}" 2>/dev/null || true
 	wait "${PIDS[@]}" 2>/dev/null || true
-	for f in "$TMP"/echo.err "$TMP"/echo-stream.err "$TMP"/chat.err "$TMP"/cli.*.err "$TMP"/go-client-*.err; do
+	for f in "$TMP"/echo.err "$TMP"/echo-stream.err "$TMP"/echo-z*.err "$TMP"/chat.err "$TMP"/cli.*.err "$TMP"/go-client-*.err; do
 		name=$(basename "$f" .err)
 		if grep -q 'WARNING: DATA RACE' "$f"; then
 			fail "race/$name" "data race reported (first report below)"
@@ -269,7 +433,7 @@ if [ -n "$RACE" ]; then
 fi
 
 if [ "$FAILED" -gt 0 ]; then
-	for name in echo echo-stream node-server py-server chat; do
+	for name in echo echo-stream node-server py-server chat echo-z echo-z-w9 echo-z-nct echo-z-stream echo-z-bomb; do
 		if [ -s "$TMP/$name.err" ]; then
 			log "$name stderr (last 30 lines)"
 			tail -30 "$TMP/$name.err" | sed 's/^/  | /'

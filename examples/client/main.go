@@ -32,19 +32,24 @@ func main() {
 	wait := flag.Duration("wait", 10*time.Second, "at end of input, how long to wait for outstanding replies")
 	dialTimeout := flag.Duration("dial-timeout", 10*time.Second, "time limit for connecting and the opening handshake")
 	readLimit := flag.Int64("read-limit", 64<<20, "largest message accepted, in bytes")
+	compress := flag.Bool("compress", false, "offer permessage-deflate (RFC 7692)")
 	flag.Parse()
+	opts := &websocket.DialOptions{ReadLimit: *readLimit}
+	if *compress {
+		opts.Compression = &websocket.CompressionOptions{}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *url, *wait, *dialTimeout, *readLimit, os.Stdin, os.Stdout); err != nil {
+	if err := run(ctx, *url, *wait, *dialTimeout, opts, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, url string, wait, dialTimeout time.Duration, readLimit int64, in io.Reader, out io.Writer) error {
+func run(ctx context.Context, url string, wait, dialTimeout time.Duration, opts *websocket.DialOptions, in io.Reader, out io.Writer) error {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	c, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{ReadLimit: readLimit})
+	c, _, err := websocket.Dial(dctx, url, opts)
 	cancel()
 	if err != nil {
 		return err

@@ -30,19 +30,48 @@ func main() {
 	origins := flag.String("origin", "", "comma-separated path.Match patterns of Origin hosts to accept besides the server's own host, e.g. '127.0.0.1:*'")
 	anyOrigin := flag.Bool("insecure-skip-verify", false, "accept a handshake from any Origin (disables the cross-site check)")
 	stream := flag.Bool("stream", false, "echo through Conn.Reader/Conn.Writer instead of whole-message Read/Write")
+	compress := flag.Bool("compress", false, "accept permessage-deflate (RFC 7692) when the client offers it")
+	level := flag.Int("compress-level", 0, "compress/flate level of outgoing messages, -2 to 9 (0: the library's default, BestSpeed); implies -compress")
+	threshold := flag.Int("compress-threshold", 0, "messages shorter than this are sent uncompressed (0: the library's default, 128); implies -compress")
+	window := flag.Int("compress-window", 0, "largest LZ77 window, in bits (8 to 15), the client may compress with; implies -compress")
+	noContext := flag.Bool("compress-no-context-takeover", false, "ask the client to compress every message on its own (client_no_context_takeover); implies -compress")
+	verbose := flag.Bool("v", false, "log every accepted connection with its negotiated subprotocol and extensions")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+
+	var copts *websocket.CompressionOptions
+	flag.Visit(func(f *flag.Flag) { // any -compress-* flag given implies -compress
+		if strings.HasPrefix(f.Name, "compress-") {
+			*compress = true
+		}
+	})
+	if *compress {
+		if *window != 0 && (*window < 8 || *window > 15) {
+			log.Fatalf("-compress-window %d: want 8 to 15", *window)
+		}
+		if *level < -2 || *level > 9 {
+			log.Fatalf("-compress-level %d: want -2 to 9", *level)
+		}
+		copts = &websocket.CompressionOptions{
+			Level:             *level,
+			Threshold:         *threshold,
+			NoContextTakeover: *noContext,
+			MaxWindowBits:     *window,
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	s := &server{
-		ctx:    ctx,
-		stream: *stream,
+		ctx:     ctx,
+		stream:  *stream,
+		verbose: *verbose,
 		opts: websocket.AcceptOptions{
 			ReadLimit:          *readLimit,
 			InsecureSkipVerify: *anyOrigin,
 			OriginPatterns:     splitList(*origins),
+			Compression:        copts,
 		},
 	}
 	if err := run(ctx, *addr, s); err != nil {
@@ -89,10 +118,11 @@ func run(ctx context.Context, addr string, s *server) error {
 }
 
 type server struct {
-	ctx    context.Context // canceled at shutdown
-	opts   websocket.AcceptOptions
-	stream bool
-	wg     sync.WaitGroup
+	ctx     context.Context // canceled at shutdown
+	opts    websocket.AcceptOptions
+	stream  bool
+	verbose bool
+	wg      sync.WaitGroup
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -102,6 +132,12 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Accept has already written an HTTP error response.
 		log.Printf("%s %s: %v", r.RemoteAddr, r.URL.Path, err)
 		return
+	}
+	if s.verbose {
+		// Accept sent the headers of w with its 101 response, the
+		// negotiated Sec-WebSocket-Extensions among them.
+		log.Printf("%s %s: accepted, subprotocol %q, extensions %q (offered %q)", r.RemoteAddr, r.URL.Path,
+			c.Subprotocol(), w.Header().Get("Sec-WebSocket-Extensions"), strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", "))
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()

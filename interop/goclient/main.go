@@ -3,6 +3,11 @@
 // interop/py_server.py (Python "websockets").
 //
 //	goclient -url ws://127.0.0.1:PORT -name go-client/node
+//	goclient -url ws://127.0.0.1:PORT -name go-client/node/deflate -compress \
+//		-want-ext 'permessage-deflate; client_no_context_takeover'
+//
+// With -compress it offers permessage-deflate and runs the compression
+// checks of compress.go instead.
 //
 // The server must answer plain HTTP GET /__report/<path> with what it saw on
 // the connection to /<path> (close code received, pong received); both
@@ -48,11 +53,21 @@ type tester struct {
 	suite  string
 	failed int
 	seq    int
+
+	compression *websocket.CompressionOptions // -compress: offered by every dial
+	wantExt     string                        // -want-ext
+	big         bool                          // -big: 16 MiB messages too
 }
 
 func main() {
 	url := flag.String("url", "", "ws://HOST:PORT of the echo server")
 	name := flag.String("name", "go-client", "prefix of the check names")
+	compress := flag.Bool("compress", false, "offer permessage-deflate and run the compression checks")
+	window := flag.Int("compress-window", 0, "with -compress: CompressionOptions.MaxWindowBits (offers server_max_window_bits when 8 to 14)")
+	noContext := flag.Bool("compress-no-context-takeover", false, "with -compress: CompressionOptions.NoContextTakeover (offers server_no_context_takeover)")
+	level := flag.Int("compress-level", 0, "with -compress: CompressionOptions.Level")
+	wantExt := flag.String("want-ext", "", "with -compress: the Sec-WebSocket-Extensions response expected, compared parameter by parameter; \"none\" for no extension")
+	big := flag.Bool("big", false, "with -compress: echo 16 MiB messages too")
 	flag.Parse()
 	if !strings.HasPrefix(*url, "ws://") {
 		fmt.Fprintln(os.Stderr, "goclient: -url ws://HOST:PORT is required")
@@ -60,7 +75,14 @@ func main() {
 	}
 	base := strings.TrimRight(*url, "/")
 	t := &tester{base: base, report: "http://" + strings.TrimPrefix(base, "ws://"), suite: *name}
-	t.run()
+	if *compress {
+		t.compression = &websocket.CompressionOptions{MaxWindowBits: *window, NoContextTakeover: *noContext, Level: *level}
+		t.wantExt = *wantExt
+		t.big = *big
+		t.runCompress()
+	} else {
+		t.run()
+	}
 	if t.failed > 0 {
 		os.Exit(1)
 	}
@@ -118,11 +140,25 @@ func (t *tester) dial(ctx context.Context, prefix string, opts *websocket.DialOp
 }
 
 type report struct {
-	Closed   bool   `json:"closed"`
-	Code     *int   `json:"code"`
-	Reason   string `json:"reason"`
-	Pong     bool   `json:"pong"`
-	Messages int    `json:"messages"`
+	Closed     bool          `json:"closed"`
+	Code       *int          `json:"code"`
+	Reason     string        `json:"reason"`
+	Pong       bool          `json:"pong"`
+	Messages   int           `json:"messages"`
+	Wire       int64         `json:"wire"`       // bytes received after the handshake
+	Extensions string        `json:"extensions"` // Sec-WebSocket-Extensions sent
+	Deflate    *deflateStats `json:"deflate"`    // node_server.js --deflate only
+}
+
+// deflateStats is node_server.js's account of the client's messages as
+// they were on the wire.
+type deflateStats struct {
+	Compressed        int      `json:"compressed"`
+	Uncompressed      int      `json:"uncompressed"`
+	MaxDist           int      `json:"maxDist"`
+	Violations        int      `json:"violations"`
+	RSVOnContinuation int      `json:"rsvOnContinuation"`
+	Errors            []string `json:"errors"`
 }
 
 // peerReport asks the server what it saw on the connection to /path.
