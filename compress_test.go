@@ -483,3 +483,40 @@ func FuzzParseExtensions(f *testing.F) {
 		}
 	})
 }
+
+// A streamed message whose writes line up with the buffer size must still
+// be compressed as one message: RSV1 on its first frame only (found by the
+// interop tests: a first Write of exactly the buffer size went out plain,
+// and a later deflate put RSV1 on a continuation).
+func TestCompressedWriterBufferBoundaries(t *testing.T) {
+	for _, writes := range [][]int{{4096}, {4096, 8192}, {4096, 200}, {4095, 1}, {8192}, {100, 3996, 1}} {
+		t.Run(fmt.Sprint(writes), func(t *testing.T) {
+			c, p := newTestConn(t, false, connConfig{deflate: &deflateConfig{level: 1, threshold: 128, sendWindowBits: 15, recvWindowBits: 15}})
+			var want []byte
+			go func() {
+				w, _ := c.Writer(context.Background(), MessageBinary)
+				for i, n := range writes {
+					chunk := bytes.Repeat([]byte{byte('a' + i)}, n)
+					want = append(want, chunk...)
+					w.Write(chunk)
+				}
+				w.Close()
+			}()
+			var z []byte
+			for i := 0; ; i++ {
+				h, payload := p.recv()
+				if (h.rsv == rsv1) != (i == 0) {
+					t.Fatalf("frame %d: rsv %#x; want RSV1 on the first frame only", i, h.rsv)
+				}
+				z = append(z, payload...)
+				if h.fin {
+					break
+				}
+			}
+			got, err := ioReadAll(flate.NewReader(bytes.NewReader(append(z, deflateTail...))))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("inflated %d bytes (%v), want %d", len(got), err, len(want))
+			}
+		})
+	}
+}

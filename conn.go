@@ -1028,8 +1028,12 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	c := w.c
 	buf := c.wbuf[maxHeaderSize:]
 	written := 0
+	// A message is compressed whole or not at all (RFC 7692, Section 6:
+	// RSV1 marks its first frame), so compression may start only while
+	// no frame of it has gone out.
+	canDeflate := c.deflate != nil && w.op != opContinuation
 	for len(p) > 0 {
-		if c.deflate != nil && w.n+len(p) > len(buf) {
+		if canDeflate && w.n+len(p) > len(buf) {
 			// Too much for one frame: compress from here on.
 			w.startDeflate()
 			if err := w.deflateWrite(p); err != nil {
@@ -1037,7 +1041,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 			}
 			return written + len(p), nil
 		}
-		if w.n == 0 && len(p) >= len(buf) && !c.client {
+		if w.n == 0 && len(p) >= len(buf) && !c.client && c.deflate == nil {
 			// A server's large write with nothing buffered goes out as a
 			// frame of its own instead of being copied.
 			err := c.writeData(w.ctx, header{op: w.op}, p)
@@ -1222,7 +1226,7 @@ func (w *messageWriter) Close() error {
 	w.done = true
 	defer w.c.msgMu.unlock()
 	defer w.c.dropWriteBuf()
-	if w.fw == nil && w.c.deflate != nil && w.n >= w.c.deflate.threshold {
+	if w.fw == nil && w.c.deflate != nil && w.op != opContinuation && w.n >= w.c.deflate.threshold {
 		w.startDeflate()
 	}
 	if w.fw != nil {
