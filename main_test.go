@@ -104,12 +104,3 @@ func otherGoroutines() []string {
 	}
 	return out
 }
-
-// knownBug skips a test that shows a library bug not fixed yet, unless
-// WEBSOCKET_BUGS=1 asks to run it anyway. Remove the call with the fix.
-func knownBug(t *testing.T, description string) {
-	t.Helper()
-	if os.Getenv("WEBSOCKET_BUGS") == "" {
-		t.Skip("BUG: " + description)
-	}
-}

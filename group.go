@@ -1,0 +1,81 @@
+package websocket
+
+import "sync"
+
+// Group tracks connections so that they can be closed together, as when a
+// server shuts down. The zero value is ready to use. [Accept] adds each
+// Conn to AcceptOptions.Group; [Group.Add] adds any other. A Conn leaves its
+// group when it closes.
+//
+// A typical server registers the group with its http.Server:
+//
+//	var conns websocket.Group
+//	srv.RegisterOnShutdown(func() { conns.Close(websocket.StatusGoingAway, "server shutting down") })
+//
+// (http.Server.Shutdown does not wait for hijacked connections; Close does.)
+type Group struct {
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	closing bool
+	code    StatusCode
+	reason  string
+}
+
+// Add adds c to the group. If the group is already being closed, c is
+// closed too, with the same code and reason.
+func (g *Group) Add(c *Conn) {
+	g.mu.Lock()
+	if g.closing {
+		code, reason := g.code, g.reason
+		g.mu.Unlock()
+		go c.Close(code, reason)
+		return
+	}
+	if g.conns == nil {
+		g.conns = make(map[*Conn]struct{})
+	}
+	g.conns[c] = struct{}{}
+	c.groupMu.Lock()
+	c.group = g
+	c.groupMu.Unlock()
+	g.mu.Unlock()
+	if c.isClosed() {
+		g.remove(c)
+	}
+}
+
+func (g *Group) remove(c *Conn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+}
+
+// Len returns the number of open connections in the group.
+func (g *Group) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.conns)
+}
+
+// Close runs the closing handshake with code and reason on every
+// connection of the group at once, and returns when all are closed: each
+// within its own close timeout. Connections added later are closed as they
+// arrive.
+func (g *Group) Close(code StatusCode, reason string) {
+	g.mu.Lock()
+	g.closing, g.code, g.reason = true, code, reason
+	conns := make([]*Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Close(code, reason)
+		}()
+	}
+	wg.Wait()
+}
