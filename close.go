@@ -184,13 +184,14 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	// with none, read it here.
 	select {
 	case <-c.readDone:
-	case c.readMu <- struct{}{}:
-		c.armRead(ctx)
-		for c.nextMessage() == nil {
+	default:
+		if c.readMu.lockUnless(ctx, c.readDone) {
+			c.armRead(ctx)
+			for c.nextMessage() == nil {
+			}
+			c.armRead(context.Background())
+			c.readMu.unlock()
 		}
-		c.armRead(context.Background())
-		c.readMu.unlock()
-	case <-ctx.Done():
 	}
 	var ce CloseError
 	switch {
