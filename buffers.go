@@ -66,3 +66,11 @@ func (c *Conn) dropWriteBuf() {
 		c.wbufp, c.wbuf = nil, nil
 	}
 }
+
+// discardPool holds the buffers that payload nobody reads passes through:
+// the rest of a message the application left unread, the bytes drained
+// before closing. A Conn does not keep one of its own.
+var discardPool = sync.Pool{New: func() any { return new([512]byte) }}
+
+func getDiscard() *[512]byte  { return discardPool.Get().(*[512]byte) }
+func putDiscard(d *[512]byte) { discardPool.Put(d) }

@@ -289,11 +289,13 @@ func (c *Conn) shutdown(handshakeDone bool) {
 		}
 		if c.client || !handshakeDone {
 			c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+			d := getDiscard()
 			for {
-				if _, err := c.nc.Read(c.scratch[:]); err != nil {
+				if _, err := c.nc.Read(d[:]); err != nil {
 					break
 				}
 			}
+			putDiscard(d)
 		}
 		c.nc.Close()
 	})

@@ -102,10 +102,7 @@ type Conn struct {
 	readErr      error // sticky: set once the read side is finished
 	readDone     chan struct{}
 	readOnce     sync.Once
-	scratch      [512]byte     // for discarding payload
 	inflater     io.ReadCloser // pooled, held while a compressed message is read
-	isrc         inflateSource
-	dict         window // history for the next message under context takeover
 
 	// Write side. msgMu is held for a whole data message, frameMu for the
 	// write of one frame, so control frames go out between the fragments
@@ -118,10 +115,10 @@ type Conn struct {
 	ctrlBuf       [maxHeaderSize + maxControlPayload]byte
 	writer        messageWriter
 	deflate       *deflateConfig
-	keys          [64]byte // masking keys, refilled from crypto/rand
+	comp          *compression // non-nil when deflate is
+	keys          *[64]byte    // client only: masking keys, refilled from crypto/rand
 	keyPos        int
-	bufs          net.Buffers
-	bufsArr       [2][]byte
+	vecs          *writeVecs // for writev, made on the first large server write
 	writeDeadline deadline
 	writeErr      error // sticky, guarded by frameMu
 	closeSent     bool  // guarded by frameMu
@@ -165,7 +162,6 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 		closeTimeout: cfg.closeTimeout,
 		readDone:     make(chan struct{}),
 		closed:       make(chan struct{}),
-		keyPos:       len([64]byte{}),
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = defaultCloseTimeout
@@ -196,12 +192,12 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 	c.setupRawReader()
 	c.msg.c = c
 	c.writer.c = c
-	c.isrc.c = c
 	c.startKeepAlive(cfg.pingInterval, cfg.pongTimeout)
 	if cfg.deflate != nil {
 		c.deflate = cfg.deflate
+		c.comp = &compression{src: inflateSource{c: c}}
 		if cfg.deflate.recvTakeover {
-			c.dict.max = 1 << cfg.deflate.recvWindowBits
+			c.comp.dict.max = 1 << cfg.deflate.recvWindowBits
 		}
 	}
 	return c
@@ -305,7 +301,10 @@ func (c *Conn) nextMessage() error {
 			}
 			continue
 		}
-		if _, err := c.readMessage(c.scratch[:]); err != nil && err != io.EOF {
+		d := getDiscard()
+		_, err := c.readMessage(d[:])
+		putDiscard(d)
+		if err != nil && err != io.EOF {
 			return err
 		}
 	}
@@ -337,8 +336,8 @@ func (c *Conn) nextMessage() error {
 		return c.fail(ErrMessageTooBig.(*ProtocolError))
 	}
 	if compressed {
-		c.isrc.tail, c.isrc.done = nil, false
-		c.inflater = getFlateReader(&c.isrc, c.dict.buf)
+		c.comp.src.tail, c.comp.src.done = nil, false
+		c.inflater = getFlateReader(&c.comp.src, c.comp.dict.buf)
 	}
 	return nil
 }
@@ -347,8 +346,10 @@ func (c *Conn) nextMessage() error {
 // inflation a context interrupted. Under context takeover the next message
 // may refer to the lost data, so the connection cannot go on.
 func (c *Conn) skipBrokenMessage() error {
+	d := getDiscard()
+	defer putDiscard(d)
 	for {
-		_, err := c.readRaw(c.scratch[:])
+		_, err := c.readRaw(d[:])
 		if err == io.EOF {
 			break
 		}
@@ -358,7 +359,7 @@ func (c *Conn) skipBrokenMessage() error {
 	}
 	c.rs.open = false
 	c.inflater = nil
-	if c.dict.max > 0 {
+	if c.comp.dict.max > 0 {
 		return c.fail(errLostContext)
 	}
 	return nil
@@ -384,18 +385,23 @@ func (c *Conn) readMessage(p []byte) (n int, err error) {
 			if rs.limit >= 0 && rs.size > rs.limit {
 				return 0, c.fail(ErrMessageTooBig.(*ProtocolError))
 			}
-			if c.dict.max > 0 {
-				c.dict.write(p[:n])
+			if c.comp.dict.max > 0 {
+				c.comp.dict.write(p[:n])
 			}
 		}
 		switch {
 		case err == io.EOF:
 			// The inflater saw the final block of the tail; make sure the
 			// frames are consumed to the end of the message.
-			for !c.isrc.rawDone() {
-				if _, err := c.readRaw(c.scratch[:]); err != nil && err != io.EOF {
-					return 0, err
+			if !c.comp.src.rawDone() {
+				d := getDiscard()
+				for !c.comp.src.rawDone() {
+					if _, err := c.readRaw(d[:]); err != nil && err != io.EOF {
+						putDiscard(d)
+						return 0, err
+					}
 				}
+				putDiscard(d)
 			}
 			putFlateReader(c.inflater)
 			c.inflater = nil
@@ -824,8 +830,14 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if c.deflate != nil && len(p) >= c.deflate.threshold {
 		return c.writeCompressed(ctx, opcode(typ), p)
 	}
+	h := header{fin: true, op: opcode(typ)}
+	if len(p) <= maxControlPayload {
+		// A small frame fits in the control frame buffer, which frameMu
+		// guards: no pooled buffer to take and give back.
+		return c.writeData(ctx, h, p, c.ctrlBuf[:])
+	}
 	c.takeWriteBuf()
-	err := c.writeData(ctx, header{fin: true, op: opcode(typ)}, p)
+	err := c.writeData(ctx, h, p, c.wbuf)
 	c.dropWriteBuf()
 	return err
 }
@@ -859,16 +871,17 @@ func (c *Conn) lockFrame(ctx context.Context) error {
 	return err
 }
 
-// writeData writes one data frame with payload p, using the data buffer
-// (the caller holds msgMu).
-func (c *Conn) writeData(ctx context.Context, h header, p []byte) error {
+// writeData writes one data frame with payload p, using buf as scratch:
+// the data buffer (the caller holds msgMu) or, for a frame that fits,
+// ctrlBuf (guarded by frameMu, which writeData takes).
+func (c *Conn) writeData(ctx context.Context, h header, p, buf []byte) error {
 	if err := c.lockFrame(ctx); err != nil {
 		return err
 	}
 	defer c.frameMu.unlock()
 	h.length = int64(len(p))
 	stop := c.armWrite(ctx)
-	err := c.writeFrame(c.wbuf, h, p)
+	err := c.writeFrame(buf, h, p)
 	return c.disarmWrite(ctx, stop, err)
 }
 
@@ -888,10 +901,14 @@ func (c *Conn) writeFrame(buf []byte, h header, p []byte) error {
 	if len(p) > cap(buf)-len(b) && !c.client {
 		// A server sends its header and the caller's payload in one
 		// writev: measured, copying them together cost 13% at 1 MiB.
-		c.bufsArr = [2][]byte{b, p}
-		c.bufs = c.bufsArr[:]
-		_, err := c.bufs.WriteTo(c.nc)
-		c.bufsArr = [2][]byte{}
+		if c.vecs == nil {
+			c.vecs = new(writeVecs)
+		}
+		v := c.vecs
+		v.arr = [2][]byte{b, p}
+		v.bufs = v.arr[:]
+		_, err := v.bufs.WriteTo(c.nc)
+		v.arr = [2][]byte{}
 		return err
 	}
 	if len(p) > cap(buf)-len(b) {
@@ -921,7 +938,10 @@ func (c *Conn) writeFrame(buf []byte, h header, p []byte) error {
 // "MUST be derived from a strong source of entropy"; keys come from
 // crypto/rand, 16 at a time.
 func (c *Conn) nextKey() uint32 {
-	if c.keyPos+4 > len(c.keys) {
+	if c.keys == nil || c.keyPos+4 > len(c.keys) {
+		if c.keys == nil {
+			c.keys = new([64]byte)
+		}
 		rand.Read(c.keys[:])
 		c.keyPos = 0
 	}
@@ -1005,9 +1025,24 @@ type messageWriter struct {
 	n    int    // bytes collected in c.wbuf[maxHeaderSize:]
 	done bool
 
-	fw   *flate.Writer // non-nil while compressing this message
-	sink deflateSink
-	pos  int // input bytes since the compressor was last reset
+	fw *flate.Writer // non-nil while compressing this message
+}
+
+// compression is the permessage-deflate state of a Conn that negotiated
+// it. A Conn without compression carries a nil pointer instead, which
+// keeps the Conn of the common case small.
+type compression struct {
+	src  inflateSource // feeds the inflater
+	dict window        // history for the next message under context takeover
+	sink deflateSink   // frames the compressor's output
+	pos  int           // input bytes since the compressor was last reset
+}
+
+// writeVecs holds the two-element net.Buffers of a server's large writes,
+// kept so that writev does not allocate.
+type writeVecs struct {
+	arr  [2][]byte
+	bufs net.Buffers
 }
 
 var errWriterClosed = errors.New("websocket: write to a closed message writer")
@@ -1041,7 +1076,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		if w.n == 0 && len(p) >= len(buf) && !c.client && c.deflate == nil {
 			// A server's large write with nothing buffered goes out as a
 			// frame of its own instead of being copied.
-			err := c.writeData(w.ctx, header{op: w.op}, p)
+			err := c.writeData(w.ctx, header{op: w.op}, p, c.wbuf)
 			w.op = opContinuation
 			if err != nil {
 				return written, err
@@ -1065,9 +1100,9 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 // compressor whatever was buffered so far.
 func (w *messageWriter) startDeflate() {
 	c := w.c
-	w.sink.start(c, w.ctx, w.op)
-	w.fw = getFlateWriter(c.deflate.level, &w.sink)
-	w.pos = 0
+	w.c.comp.sink.start(c, w.ctx, w.op)
+	w.fw = getFlateWriter(c.deflate.level, &w.c.comp.sink)
+	w.c.comp.pos = 0
 	if w.n > 0 {
 		w.deflateWrite(c.wbuf[maxHeaderSize : maxHeaderSize+w.n])
 		w.n = 0
@@ -1086,18 +1121,18 @@ func (w *messageWriter) deflateWrite(p []byte) error {
 	}
 	size := 1 << bits
 	for len(p) > 0 {
-		if w.pos == size {
+		if w.c.comp.pos == size {
 			if err := w.fw.Flush(); err != nil {
 				return err
 			}
-			w.fw.Reset(&w.sink)
-			w.pos = 0
+			w.fw.Reset(&w.c.comp.sink)
+			w.c.comp.pos = 0
 		}
-		k := min(size-w.pos, len(p))
+		k := min(size-w.c.comp.pos, len(p))
 		if _, err := w.fw.Write(p[:k]); err != nil {
 			return err
 		}
-		w.pos += k
+		w.c.comp.pos += k
 		p = p[k:]
 	}
 	return nil
@@ -1112,9 +1147,9 @@ func (w *messageWriter) finishDeflate(err error) error {
 	putFlateWriter(w.c.deflate.level, w.fw)
 	w.fw = nil
 	if err == nil {
-		err = w.sink.finish()
+		err = w.c.comp.sink.finish()
 	}
-	w.sink.release()
+	w.c.comp.sink.release()
 	w.op = opContinuation
 	return err
 }
