@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,17 +250,45 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 // slice is newly allocated and belongs to the caller. See [Conn.Reader] for
 // what ctx bounds and which errors end the connection.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
-	if err := c.readMu.lock(ctx); err != nil {
+	typ, b, err := c.readWhole(ctx, nil)
+	if err != nil {
 		return 0, nil, err
+	}
+	return typ, b, nil
+}
+
+// ReadAppend is Read into a buffer of the caller's: it waits for the next
+// data message and appends it whole to dst, returning the extended slice
+// (dst itself on error). Nothing is allocated when the message fits in
+// dst's capacity, so a loop that passes the last result back, cut to zero
+// length, reads without allocating once its buffer has grown to the
+// largest message:
+//
+//	var buf []byte
+//	for {
+//		typ, msg, err := c.ReadAppend(ctx, buf[:0])
+//		if err != nil {
+//			return err
+//		}
+//		handle(typ, msg) // msg is overwritten by the next ReadAppend
+//		buf = msg
+//	}
+func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+	return c.readWhole(ctx, dst)
+}
+
+func (c *Conn) readWhole(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+	if err := c.readMu.lock(ctx); err != nil {
+		return 0, dst, err
 	}
 	defer c.readMu.unlock()
 	c.armRead(ctx)
 	if err := c.nextMessage(); err != nil {
-		return 0, nil, err
+		return 0, dst, err
 	}
-	// Size the result from the first frame, within the limit: a message
-	// in one uncompressed frame is read into exactly one allocation of
-	// exactly its size.
+	// Size the room from the first frame, within the limit: a message in
+	// one uncompressed frame needs at most one allocation of exactly its
+	// size.
 	n := c.rs.remaining
 	if c.rs.limit >= 0 {
 		n = min(n, c.rs.limit)
@@ -270,7 +299,10 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	if !c.rs.fin || c.rs.compressed {
 		n = max(n, 512)
 	}
-	b := make([]byte, 0, n)
+	b := dst
+	if int64(cap(b)-len(b)) < n {
+		b = slices.Grow(b, int(n))
+	}
 	for {
 		m, err := c.readMessage(b[len(b):cap(b)])
 		b = b[:len(b)+m]
@@ -278,7 +310,7 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 			return c.rs.typ, b, nil
 		}
 		if err != nil {
-			return 0, nil, err
+			return 0, dst, err
 		}
 		if m == 0 && len(b) == cap(b) { // more to come and no room: grow
 			b = append(b, 0)[:len(b)]

@@ -245,6 +245,44 @@ func TestReadMessages(t *testing.T) {
 	})
 }
 
+func TestReadAppend(t *testing.T) {
+	c, p := newTestConn(t, false, connConfig{})
+	// A prefix stays; a fragmented message larger than the room grows it.
+	go func() {
+		p.send(true, opText, []byte("Hello"))
+		p.send(false, opBinary, bytes.Repeat([]byte("a"), 3000))
+		p.send(true, opPing, []byte("x"))
+		p.send(true, opContinuation, bytes.Repeat([]byte("b"), 3000))
+		p.send(true, opText, []byte("short"))
+	}()
+	typ, b, err := c.ReadAppend(context.Background(), []byte("say: "))
+	if err != nil || typ != MessageText || string(b) != "say: Hello" {
+		t.Fatalf("ReadAppend = %v %q %v", typ, b, err)
+	}
+	buf := make([]byte, 0, 16)
+	typ, b, err = c.ReadAppend(context.Background(), buf)
+	want := strings.Repeat("a", 3000) + strings.Repeat("b", 3000)
+	if err != nil || typ != MessageBinary || string(b) != want {
+		t.Fatalf("ReadAppend of a fragmented message = %v, %d bytes, %v", typ, len(b), err)
+	}
+	if h, _ := p.recv(); h.op != opPong {
+		t.Fatalf("got %v, want the pong", h.op)
+	}
+	// The grown buffer is reused: the next message lands at its start.
+	big := b
+	typ, b, err = c.ReadAppend(context.Background(), big[:0])
+	if err != nil || string(b) != "short" || &b[0] != &big[0] {
+		t.Fatalf("ReadAppend into the grown buffer = %v %q %v (same array: %v)", typ, b, err, len(b) > 0 && &b[0] == &big[0])
+	}
+	// An error hands dst back unchanged.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	dst := []byte("keep")
+	if _, b, err = c.ReadAppend(ctx, dst); !errors.Is(err, context.DeadlineExceeded) || string(b) != "keep" {
+		t.Fatalf("ReadAppend past its deadline = %q, %v", b, err)
+	}
+}
+
 // oneByteConn delivers what it reads one byte at a time, as a slow network
 // might.
 type oneByteConn struct{ net.Conn }
@@ -825,6 +863,25 @@ func TestConnAllocs(t *testing.T) {
 		}
 		if len(got) != 16 || cap(got) != 16 {
 			t.Errorf("len %d cap %d, want 16 and 16", len(got), cap(got))
+		}
+	})
+	t.Run("ReadAppend into a reused buffer, fragmented text", func(t *testing.T) {
+		c, p := newTestConn(t, false, connConfig{})
+		go io.Copy(io.Discard, p.nc)
+		frames := append(p.frame(false, opText, bytes.Repeat([]byte("é"), 300)), p.frame(true, opContinuation, bytes.Repeat([]byte("z"), 424))...)
+		var stream []byte
+		for i := 0; i < 210; i++ {
+			stream = append(stream, frames...)
+		}
+		go p.write(stream)
+		buf := make([]byte, 0, 1024)
+		if n := testing.AllocsPerRun(200, func() {
+			_, b, err := c.ReadAppend(context.Background(), buf[:0])
+			if err != nil || len(b) != 1024 {
+				t.Fatalf("%d bytes, %v", len(b), err)
+			}
+		}); n != 0 {
+			t.Errorf("%v allocs, want 0", n)
 		}
 	})
 	t.Run("Reader and ReadFull into a caller buffer, ping answered", func(t *testing.T) {

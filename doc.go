@@ -3,9 +3,10 @@
 //
 // Use [Accept] inside an http.Handler to upgrade a request, or mount a
 // [Handler]; use [Dial] to connect to a server. Either way you get a [Conn],
-// which reads and writes whole messages ([Conn.Read], [Conn.Write]) or
-// streams them ([Conn.Reader], [Conn.Writer]), pings ([Conn.Ping]) and
-// closes ([Conn.Close], [Conn.CloseNow]).
+// which reads and writes whole messages ([Conn.Read], [Conn.Write], and
+// [Conn.ReadAppend] to reuse a buffer) or streams them ([Conn.Reader],
+// [Conn.Writer]), pings ([Conn.Ping]) and closes ([Conn.Close],
+// [Conn.CloseNow]).
 //
 //	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 //		c, err := websocket.Accept(w, r, nil)
