@@ -2,8 +2,8 @@
 # Runs every benchmark of bench/ in one go, prints the tables and writes
 # them to bench/RESULTS.md.
 #
-#   bash bench/run.sh            full run, about 9 minutes on 2 cores
-#   QUICK=1 bash bench/run.sh    short run, about 1-2 minutes
+#   bash bench/run.sh            full run, about 11 minutes on 2 cores
+#   QUICK=1 bash bench/run.sh    short run, about 2 minutes
 #
 # Extra arguments go to wsbench (go run ./cmd/wsbench all -h lists them), e.g.
 #   bash bench/run.sh -parts echo -conns 16 -sizes 1024

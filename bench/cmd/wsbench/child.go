@@ -70,7 +70,13 @@ func childServer(lib string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := wsb.StartServer(lib, ln)
+	var srv wsb.Server
+	if mode := os.Getenv(deflateEnv); mode != "" {
+		// The compress part: the library's server with permessage-deflate.
+		srv, err = wsb.StartDeflateServer(lib, mode == "takeover", ln)
+	} else {
+		srv, err = wsb.StartServer(lib, ln)
+	}
 	if err != nil {
 		return err
 	}

@@ -34,13 +34,18 @@ type options struct {
 	idleServers []string
 	clients     []string
 	idleConns   int
-	bcastSize   int
-	bcastRounds int
-	parts       map[string]bool
-	maskFile    string
-	framingFile string
-	out         string
-	command     string
+	// compress part
+	compressServers []string
+	compressConns   []int
+	compressSizes   []int
+	compressIdle    int
+	bcastSize       int
+	bcastRounds     int
+	parts           map[string]bool
+	maskFile        string
+	framingFile     string
+	out             string
+	command         string
 	// profile
 	lib      string
 	profOut  string
@@ -71,7 +76,7 @@ func main() {
 	sub := os.Args[1]
 	fs := flag.NewFlagSet(sub, flag.ExitOnError)
 	o := &options{}
-	fs.BoolVar(&o.quick, "quick", os.Getenv("QUICK") == "1", "short run (about a minute): 1 repetition, short cells, 2,000 idle connections")
+	fs.BoolVar(&o.quick, "quick", os.Getenv("QUICK") == "1", "short run (about two minutes): 1 repetition, short cells, 2,000 idle connections (1,000 per deflate server and mode)")
 	dur := fs.Duration("dur", 0, "measured time per echo cell (default 400ms, quick 200ms)")
 	warm := fs.Duration("warmup", 0, "warm-up per echo cell before measuring (default 100ms, quick 60ms)")
 	reps := fs.Int("reps", 0, "repetitions of every echo cell; medians are reported (default 5, quick 1)")
@@ -83,7 +88,11 @@ func main() {
 	idle := fs.Int("idle", 0, "idle connections per server (default 10000, quick 2000)")
 	fs.IntVar(&o.bcastSize, "bcast-size", 1024, "broadcast message size, bytes")
 	bcastRounds := fs.Int("bcast-rounds", 0, "broadcasts per mode; medians are reported (default 7, quick 2)")
-	parts := fs.String("parts", "echo,client,idle", "parts to run: echo (server side), client (client side), idle (idle memory and broadcast)")
+	compressServers := fs.String("compress-servers", strings.Join(wsb.DeflateServerNames, ","), "servers of the compress part")
+	compressConns := fs.String("compress-conns", "16", "connection counts of the compress part's echo cells")
+	compressSizes := fs.String("compress-sizes", "1024,16384", "message sizes of the compress part's echo cells, bytes")
+	compressIdle := fs.Int("compress-idle", 0, "idle connections per server and mode in the compress part (default 3000, quick 1000; -1: skip)")
+	parts := fs.String("parts", "echo,client,idle,compress", "parts to run: echo (server side), client (client side), idle (idle memory and broadcast), compress (permessage-deflate: echo and idle memory per mode)")
 	fs.StringVar(&o.maskFile, "mask", "", "output of the go test -bench Mask runs to include")
 	fs.StringVar(&o.framingFile, "framing", "", "output of the go test -bench Framing runs to include")
 	fs.StringVar(&o.out, "out", "", "write the report (markdown) to this file too")
@@ -103,6 +112,10 @@ func main() {
 	o.servers = strList(*servers)
 	o.clients = strList(*clients)
 	o.idleServers = strList(*idleServers)
+	o.compressServers = strList(*compressServers)
+	o.compressConns = intList(*compressConns)
+	o.compressSizes = intList(*compressSizes)
+	o.compressIdle = max(pick(*compressIdle, 3000, 1000, o.quick), 0)
 	o.parts = map[string]bool{}
 	for _, p := range strList(*parts) {
 		o.parts[p] = true
@@ -181,6 +194,7 @@ type results struct {
 	echo               map[cellKey][]cellResult
 	client             map[cellKey][]cellResult
 	idle               []idleResult
+	compress           *compressResults
 	nofile             uint64
 	elapsed            time.Duration
 }
@@ -245,6 +259,15 @@ func runAll(o *options) error {
 			time.Sleep(300 * time.Millisecond)
 		}
 		res.partTime["idle"] = time.Since(t)
+	}
+	t = time.Now()
+	if o.parts["compress"] {
+		cr, err := runCompress(o)
+		if err != nil {
+			return err
+		}
+		res.compress = cr
+		res.partTime["compress"] = time.Since(t)
 	}
 	res.elapsed = time.Since(res.start)
 	res.loadEnd = loadAvg()

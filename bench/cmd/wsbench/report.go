@@ -165,8 +165,12 @@ func ratio(a, b float64) string {
 }
 
 // echoTables renders the tables of one echo matrix and collects summary
-// lines.
-func echoTables(title string, side string, libs []string, o *options, m map[cellKey][]cellResult, summary *[]string) string {
+// lines. The best peer is chosen among peers (nil: every library in libs
+// that is not ours).
+func echoTables(title string, side string, libs []string, o *options, m map[cellKey][]cellResult, summary *[]string, peers []string) string {
+	if peers == nil {
+		peers = libs
+	}
 	var b strings.Builder
 	aggs := map[cellKey]agg{}
 	for k, v := range m {
@@ -209,7 +213,7 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 				row = append(row, fmtRate(a.rate))
 			}
 			rate := get(conns, size, func(a agg) float64 { return a.rate })
-			bp, bv := bestPeer(libs, rate, true)
+			bp, bv := bestPeer(peers, rate, true)
 			for _, ol := range ourLibs {
 				ov, ok := rate(ol)
 				if hasGorilla {
@@ -270,7 +274,7 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 				row = append(row, fmt.Sprintf("%.2f", a.cpuUs))
 			}
 			cpu := get(conns, size, func(a agg) float64 { return a.cpuUs })
-			bp, bv := bestPeer(libs, cpu, false)
+			bp, bv := bestPeer(peers, cpu, false)
 			for _, ol := range ourLibs {
 				ov, ok := cpu(ol)
 				if hasGorilla {
@@ -722,7 +726,7 @@ func renderReport(o *options, res *results) string {
 		}
 	}
 	fmt.Fprintf(&b, "- Wall time of the whole run: %v", wall.Round(time.Second))
-	for _, p := range []string{"echo", "client", "idle"} {
+	for _, p := range []string{"echo", "client", "idle", "compress"} {
 		if d, ok := res.partTime[p]; ok {
 			fmt.Fprintf(&b, "; %s part %v", p, d.Round(time.Second))
 		}
@@ -753,7 +757,7 @@ func renderReport(o *options, res *results) string {
 			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ServerDescriptions[l])
 		}
 		body.WriteString("\nEach connection sends a binary message and waits for its echo, in a loop. Allocations and CPU are the server process's over the measured window, divided by the round trips.\n\n")
-		body.WriteString(echoTables("Server side", "server", o.servers, o, res.echo, &summary))
+		body.WriteString(echoTables("Server side", "server", o.servers, o, res.echo, &summary, nil))
 	}
 	if res.client != nil {
 		body.WriteString("\n## 3. Echo, client side: every library's client, one common raw server\n\n")
@@ -761,7 +765,7 @@ func renderReport(o *options, res *results) string {
 			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ClientDescriptions[l])
 		}
 		body.WriteString("\nThe raw server echoes frame by frame and allocates nothing per message. Allocations and CPU are the client process's.\n\n")
-		body.WriteString(echoTables("Client side", "client", o.clients, o, res.client, &summary))
+		body.WriteString(echoTables("Client side", "client", o.clients, o, res.client, &summary, nil))
 	}
 	if res.idle != nil {
 		body.WriteString("\n## 4. Idle connections and broadcast\n\n")
@@ -770,6 +774,10 @@ func renderReport(o *options, res *results) string {
 		}
 		body.WriteString("\n")
 		body.WriteString(idleTables(o, res.idle, &summary))
+	}
+	if res.compress != nil {
+		body.WriteString("\n## 5. permessage-deflate (RFC 7692): every library's server, one common deflate client\n\n")
+		body.WriteString(compressSection(o, res.compress, &summary))
 	}
 
 	b.WriteString("\n## Summary: ours against the best peer in each cell\n\n")

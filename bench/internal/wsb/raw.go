@@ -38,12 +38,18 @@ type RawClient struct {
 	rbuf  []byte
 	rpos  int
 	rend  int
+	head  string // the server's handshake response, without the blank line
 }
 
 const rawKey = "dGhlIHNhbXBsZSBub25jZQ==" // RFC 6455, Section 1.3
 
 // DialRaw connects to addr and performs the opening handshake for path.
 func DialRaw(addr, path string, timeout time.Duration) (*RawClient, error) {
+	return dialRaw(addr, path, "", timeout)
+}
+
+// dialRaw is DialRaw with extra request header lines (each ending in CRLF).
+func dialRaw(addr, path, extra string, timeout time.Duration) (*RawClient, error) {
 	nc, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
@@ -51,7 +57,7 @@ func DialRaw(addr, path string, timeout time.Duration) (*RawClient, error) {
 	nc.SetDeadline(time.Now().Add(timeout))
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + rawKey +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n" + extra + "\r\n"
 	if _, err := io.WriteString(nc, req); err != nil {
 		nc.Close()
 		return nil, err
@@ -73,6 +79,7 @@ func DialRaw(addr, path string, timeout time.Duration) (*RawClient, error) {
 				nc.Close()
 				return nil, errors.New("raw client: wrong Sec-WebSocket-Accept")
 			}
+			c.head = string(c.rbuf[:i])
 			c.rpos = i + 4
 			break
 		}

@@ -127,6 +127,7 @@ func (s *connSet[T]) each(f func(T) error) (int, error) {
 type oursServer struct {
 	reader   bool
 	detached bool
+	comp     *ours.CompressionOptions // permessage-deflate, if not nil
 	set      connSet[*ours.Conn]
 }
 
@@ -142,7 +143,7 @@ func (s *oursServer) Broadcast(p []byte, prepared bool) (int, error) {
 }
 
 func (s *oursServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := ours.Accept(w, r, &ours.AcceptOptions{InsecureSkipVerify: true})
+	c, err := ours.Accept(w, r, &ours.AcceptOptions{InsecureSkipVerify: true, Compression: s.comp})
 	if err != nil {
 		return
 	}
@@ -277,7 +278,8 @@ func EchoGorilla(c *gorilla.Conn, mu *sync.Mutex) error {
 // ---- coder ----
 
 type coderServer struct {
-	set connSet[*coder.Conn]
+	mode coder.CompressionMode
+	set  connSet[*coder.Conn]
 }
 
 func (s *coderServer) Active() int64    { return s.set.n.Load() }
@@ -292,7 +294,7 @@ func (s *coderServer) Broadcast(p []byte, prepared bool) (int, error) {
 }
 
 func (s *coderServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := coder.Accept(w, r, &coder.AcceptOptions{InsecureSkipVerify: true})
+	c, err := coder.Accept(w, r, &coder.AcceptOptions{InsecureSkipVerify: true, CompressionMode: s.mode})
 	if err != nil {
 		return
 	}
