@@ -3,6 +3,7 @@ package websocket
 import (
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -70,6 +71,56 @@ func TestMaskChunked(t *testing.T) {
 			t.Errorf("chunks of %d: result differs", chunk)
 		}
 	}
+}
+
+// Large payloads at every alignment, split in three at random points: the
+// aligned 128-byte loop, its head word and its tail word must agree with
+// the byte loop, and nothing around the payload may change.
+func TestMaskLarge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{127, 128, 129, 135, 1000, 4095, 4096, 65536, 65537, 1 << 20} {
+		for align := 0; align < 8; align++ {
+			buf := make([]byte, n+align+16)
+			for i := range buf {
+				buf[i] = byte(rng.Uint32())
+			}
+			key := [4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
+			want := append([]byte(nil), buf...)
+			maskBytes(want[align+8:align+8+n], key, 0)
+			a := rng.IntN(n + 1)
+			c := a + rng.IntN(n-a+1)
+			p := buf[align+8 : align+8+n]
+			k := mask(p[:a], keyOf(key))
+			k = mask(p[a:c], k)
+			k = mask(p[c:], k)
+			if string(buf) != string(want) {
+				t.Fatalf("n=%d align=%d split %d,%d: result differs from the byte loop", n, align, a, c)
+			}
+			if wantKey := bits.RotateLeft32(keyOf(key), -8*(n&3)); k != wantKey {
+				t.Fatalf("n=%d: key %08x, want %08x", n, k, wantKey)
+			}
+		}
+	}
+}
+
+func FuzzMask(f *testing.F) {
+	f.Add([]byte("Hello, WebSocket"), uint32(0x3d21fa37), uint8(3), uint16(5))
+	f.Add(make([]byte, 300), uint32(1), uint8(7), uint16(200))
+	f.Fuzz(func(t *testing.T, data []byte, key uint32, align uint8, split uint16) {
+		off := int(align & 7)
+		buf := make([]byte, off+len(data)+8)
+		copy(buf[off:], data)
+		want := append([]byte(nil), buf...)
+		kb := [4]byte{byte(key), byte(key >> 8), byte(key >> 16), byte(key >> 24)}
+		maskBytes(want[off:off+len(data)], kb, 0)
+		p := buf[off : off+len(data)]
+		s := int(split) % (len(p) + 1)
+		k := mask(p[:s], key)
+		mask(p[s:], k)
+		if string(buf) != string(want) {
+			t.Fatalf("len %d align %d split %d: differs from the byte loop", len(data), off, s)
+		}
+	})
 }
 
 func TestMaskAllocs(t *testing.T) {
