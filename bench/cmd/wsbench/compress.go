@@ -479,28 +479,35 @@ func deflateMemTable(o *options, m deflateMode, rs []idleResult, peers []string,
 		"(a 32 KiB inflate window holding 1 KiB, a flate.Writer's hash tables) is in the heap column at full size and mostly absent from RSS until traffic fills it, "+
 		"so heap+stacks is the steady-state figure and RSS after one message a lower bound.\n\n", o.compressIdle, m.title, fmtSize(deflateIdleSize))
 	b.WriteString(table(head, rows))
-	for _, r := range rs {
-		if !isOurs(r.lib) || r.err != nil || r.conns == 0 {
+	// Summary: the best of our variants against the best peer.
+	for _, x := range []struct {
+		what string
+		f    func(memSnap) int64
+		bp   string
+		bv   float64
+	}{{"heap+stacks", hs, bpHS, bvHS}, {"RSS", rss, bpRSS, bvRSS}} {
+		if x.bp == "" {
 			continue
 		}
-		for _, x := range []struct {
-			what string
-			f    func(memSnap) int64
-			bp   string
-			bv   float64
-		}{{"heap+stacks", hs, bpHS, bvHS}, {"RSS", rss, bpRSS, bvRSS}} {
-			if x.bp == "" {
+		ol, ov := "", 0.0
+		for _, r := range rs {
+			if !isOurs(r.lib) || r.err != nil || r.conns == 0 {
 				continue
 			}
-			ov := r.per(x.f)
-			verdict := "leads"
-			if ov > x.bv*1.03 {
-				verdict = "TRAILS"
-			} else if ov > x.bv*0.97 {
-				verdict = "ties"
+			if v := r.per(x.f); ol == "" || v < ov {
+				ol, ov = r.lib, v
 			}
-			*summary = append(*summary, fmt.Sprintf("deflate, %s, idle %s/conn: %s %s (%s vs %s %s, %.2f×)", m.title, x.what, r.lib, verdict, fmtBytes(ov), x.bp, fmtBytes(x.bv), ov/x.bv))
 		}
+		if ol == "" {
+			continue
+		}
+		verdict := "leads"
+		if ov > x.bv*1.03 {
+			verdict = "TRAILS"
+		} else if ov > x.bv*0.97 {
+			verdict = "ties"
+		}
+		*summary = append(*summary, fmt.Sprintf("deflate, %s, idle %s/conn: ours %s (%s %s vs %s %s, %.2f×)", m.title, x.what, verdict, ol, fmtBytes(ov), x.bp, fmtBytes(x.bv), ov/x.bv))
 	}
 	return b.String()
 }

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,7 +82,7 @@ func main() {
 	conns := fs.String("conns", "1,16,256", "connection counts of the echo matrix")
 	sizes := fs.String("sizes", "16,1024,65536", "payload sizes of the echo matrix, bytes")
 	servers := fs.String("servers", strings.Join(wsb.ServerNames, ","), "echo servers to measure")
-	idleServers := fs.String("idle-servers", strings.Join(append(slices.Clone(wsb.ServerNames[:2]), append([]string{"ours-detached"}, wsb.ServerNames[2:]...)...), ","), "servers of the idle and broadcast test")
+	idleServers := fs.String("idle-servers", strings.Join(wsb.ServerNames, ","), "servers of the idle and broadcast test")
 	clients := fs.String("clients", strings.Join(wsb.ClientNames, ","), "library clients to measure")
 	idle := fs.Int("idle", 0, "idle connections per server (default 10000, quick 2000)")
 	fs.IntVar(&o.bcastSize, "bcast-size", 1024, "broadcast message size, bytes")

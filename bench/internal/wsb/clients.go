@@ -21,12 +21,12 @@ import (
 )
 
 // ClientNames lists the library clients, in table order.
-var ClientNames = []string{"ours", "ours-reader", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
+var ClientNames = []string{"ours", "ours-append", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
 
 // ClientDescriptions says how each load client is written.
 var ClientDescriptions = map[string]string{
 	"ours":          "Dial; loop Conn.Write + Conn.Read",
-	"ours-reader":   "Dial; loop Conn.Write + Conn.Reader/io.ReadFull into a reused buffer",
+	"ours-append":   "Dial; loop Conn.Write + Conn.ReadAppend into a reused buffer",
 	"gorilla":       "Dialer{} (default buffers); loop WriteMessage + ReadMessage",
 	"coder":         "Dial; loop Conn.Write + Conn.Read",
 	"gobwas-ll":     "ws.Dialer; bufio 4 KiB; ws.WriteHeaderBuffer + ws.Cipher'd copy (new ws.NewMask per frame) + Flush; ws.ReadHeaderBuffer + io.ReadFull",
@@ -52,12 +52,12 @@ func DialClient(name, addr string) (Client, error) {
 	defer cancel()
 	u := "ws://" + addr + "/"
 	switch name {
-	case "ours", "ours-reader":
+	case "ours", "ours-append":
 		c, _, err := ours.Dial(ctx, u, &ours.DialOptions{Proxy: noProxy})
 		if err != nil {
 			return nil, err
 		}
-		return &oursClient{c: c, reader: name == "ours-reader"}, nil
+		return &oursClient{c: c, appendBuf: name == "ours-append"}, nil
 	case "gorilla":
 		d := gorilla.Dialer{HandshakeTimeout: 10 * time.Second}
 		c, _, err := d.Dial(u, nil)
@@ -102,8 +102,8 @@ func noProxy(*http.Request) (*url.URL, error) { return nil, nil }
 // ---- ours ----
 
 type oursClient struct {
-	c      *ours.Conn
-	reader bool
+	c         *ours.Conn
+	appendBuf bool // ReadAppend into a reused buffer rather than Read
 }
 
 func (c *oursClient) Close() error { return c.c.CloseNow() }
@@ -115,38 +115,21 @@ func (c *oursClient) Run(payload []byte, stop *atomic.Bool, count *atomic.Int64)
 		if err := c.c.Write(ctx, ours.MessageBinary, payload); err != nil {
 			return err
 		}
-		if !c.reader {
-			_, b, err := c.c.Read(ctx)
-			if err != nil {
-				return err
-			}
-			if len(b) != len(payload) {
-				return errShortEcho
+		var b []byte
+		var err error
+		if c.appendBuf {
+			_, b, err = c.c.ReadAppend(ctx, buf[:0])
+			if err == nil {
+				buf = b
 			}
 		} else {
-			_, rd, err := c.c.Reader(ctx)
-			if err != nil {
-				return err
-			}
-			n := 0
-			for {
-				if n == len(buf) {
-					nb := make([]byte, max(2*len(buf), 512))
-					copy(nb, buf)
-					buf = nb
-				}
-				m, err := io.ReadFull(rd, buf[n:])
-				n += m
-				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					break
-				}
-				if err != nil {
-					return err
-				}
-			}
-			if n != len(payload) {
-				return errShortEcho
-			}
+			_, b, err = c.c.Read(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		if len(b) != len(payload) {
+			return errShortEcho
 		}
 		count.Add(1)
 	}

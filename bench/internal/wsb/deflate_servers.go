@@ -20,19 +20,20 @@ import (
 
 // DeflateServerNames lists the echo servers of the permessage-deflate part,
 // in table order.
-var DeflateServerNames = []string{"ours", "ours-reader", "gorilla", "coder", "gobwas-wsflate", "gws"}
+var DeflateServerNames = []string{"ours", "ours-append", "gorilla", "coder", "gobwas-wsflate", "gws"}
 
 // DeflateServerDescription says how each deflate echo server is configured
 // and written, for the mode (takeover: the server lets the client keep its
 // context and keeps its own where the library can).
 func DeflateServerDescription(name string, takeover bool) string {
 	switch name {
-	case "ours", "ours-reader":
+	case "ours", "ours-append":
 		loop := "Conn.Read + Conn.Write"
-		if name == "ours-reader" {
-			loop = "Conn.Reader + io.ReadFull into a reused buffer + Conn.Write"
+		if name == "ours-append" {
+			loop = "Conn.ReadAppend into a reused buffer + Conn.Write"
 		}
-		return fmt.Sprintf("AcceptOptions.Compression = &CompressionOptions{NoContextTakeover: %v} (other fields zero: BestSpeed, threshold 128 B, 32 KiB window); %s", !takeover, loop)
+		return fmt.Sprintf("AcceptOptions.Compression = &CompressionOptions{NoContextTakeover: %v} (other fields zero: BestSpeed, threshold 128 B, 32 KiB window); "+
+			"Accept, then the loop on a goroutine of its own and return from ServeHTTP, as the library documents; %s", !takeover, loop)
 	case "gorilla":
 		return "Upgrader{EnableCompression: true} (gorilla supports no context takeover only and answers so to any offer); ReadMessage + WriteMessage, which compresses every message (level 1)"
 	case "coder":
@@ -58,8 +59,8 @@ func DeflateServerDescription(name string, takeover bool) string {
 // configuration where the library has one.
 func StartDeflateServer(name string, takeover bool, ln net.Listener) (Server, error) {
 	switch name {
-	case "ours", "ours-reader":
-		s := &oursServer{reader: name == "ours-reader", comp: &ours.CompressionOptions{NoContextTakeover: !takeover}}
+	case "ours", "ours-append":
+		s := &oursServer{appendBuf: name == "ours-append", comp: &ours.CompressionOptions{NoContextTakeover: !takeover}}
 		go serveHTTP(ln, s)
 		return s, nil
 	case "gorilla":

@@ -91,7 +91,7 @@ func upgradeRequest() *http.Request {
 }
 
 // MemNames lists the echo loops MemEcho can run.
-var MemNames = []string{"ours", "ours-reader", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
+var MemNames = []string{"ours", "ours-append", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
 
 // MemEcho upgrades mc with the named library (gobwas has no upgrade step
 // here: its functions work on any net.Conn) and runs that library's echo
@@ -101,7 +101,7 @@ func MemEcho(lib string, mc *MemConn) error {
 	var mu sync.Mutex
 	var err error
 	switch lib {
-	case "ours", "ours-reader":
+	case "ours", "ours-append":
 		c, aerr := ours.Accept(w, upgradeRequest(), &ours.AcceptOptions{InsecureSkipVerify: true})
 		if aerr != nil {
 			return aerr
@@ -109,7 +109,7 @@ func MemEcho(lib string, mc *MemConn) error {
 		if lib == "ours" {
 			err = EchoOurs(c)
 		} else {
-			err = EchoOursReader(c)
+			err = EchoOursAppend(c)
 		}
 	case "gorilla":
 		up := gorilla.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}

@@ -21,13 +21,12 @@ import (
 )
 
 // ServerNames lists the echo servers, in table order.
-var ServerNames = []string{"ours", "ours-reader", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
+var ServerNames = []string{"ours", "ours-append", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
 
 // ServerDescriptions says how each echo server is written.
 var ServerDescriptions = map[string]string{
-	"ours":          "Accept; loop Conn.Read (whole message, new slice) + Conn.Write",
-	"ours-reader":   "Accept; loop Conn.Reader + io.ReadFull into a reused per-connection buffer + Conn.Write",
-	"ours-detached": "as ours, but the handler starts the echo loop in a new goroutine and returns, so net/http lets go of its per-request state (idle test only)",
+	"ours":          "Accept, then the echo loop on a goroutine of its own and return from ServeHTTP, as the library documents (websocket.Handler does the same; net/http frees its per-request state); loop Conn.Read (whole message, new slice) + Conn.Write",
+	"ours-append":   "as ours (Accept, loop on its own goroutine); loop Conn.ReadAppend into a reused per-connection buffer + Conn.Write",
 	"gorilla":       "Upgrader (default buffers); loop ReadMessage + WriteMessage",
 	"coder":         "Accept; loop Conn.Read + Conn.Write",
 	"gobwas-ll":     "raw net.Listener + ws.Upgrade; bufio 4 KiB; ws.ReadHeaderBuffer/io.ReadFull/ws.Cipher into reused buffers; ws.WriteHeaderBuffer + payload + Flush",
@@ -51,8 +50,8 @@ type Server interface {
 // StartServer starts the named echo server on ln.
 func StartServer(name string, ln net.Listener) (Server, error) {
 	switch name {
-	case "ours", "ours-reader", "ours-detached":
-		s := &oursServer{reader: name == "ours-reader", detached: name == "ours-detached"}
+	case "ours", "ours-append":
+		s := &oursServer{appendBuf: name == "ours-append"}
 		go serveHTTP(ln, s)
 		return s, nil
 	case "gorilla":
@@ -125,10 +124,9 @@ func (s *connSet[T]) each(f func(T) error) (int, error) {
 // ---- ours ----
 
 type oursServer struct {
-	reader   bool
-	detached bool
-	comp     *ours.CompressionOptions // permessage-deflate, if not nil
-	set      connSet[*ours.Conn]
+	appendBuf bool                     // ReadAppend into a reused buffer rather than Read
+	comp      *ours.CompressionOptions // permessage-deflate, if not nil
+	set       connSet[*ours.Conn]
 }
 
 func (s *oursServer) Active() int64    { return s.set.n.Load() }
@@ -142,28 +140,25 @@ func (s *oursServer) Broadcast(p []byte, prepared bool) (int, error) {
 	return s.set.each(func(c *ours.Conn) error { return c.Write(ctx, ours.MessageBinary, p) })
 }
 
+// ServeHTTP has the shape the library recommends (the doc of Accept;
+// websocket.Handler does the same): Accept, run the connection on a
+// goroutine of its own and return, so that net/http frees what it keeps
+// for the request while the connection lives.
 func (s *oursServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := ours.Accept(w, r, &ours.AcceptOptions{InsecureSkipVerify: true, Compression: s.comp})
 	if err != nil {
 		return
 	}
-	if s.detached {
-		s.set.add(c)
-		go func() {
-			defer s.set.remove(c)
-			defer c.CloseNow()
-			EchoOurs(c)
-		}()
-		return
-	}
 	s.set.add(c)
-	defer s.set.remove(c)
-	defer c.CloseNow()
-	if s.reader {
-		EchoOursReader(c)
-	} else {
-		EchoOurs(c)
-	}
+	go func() {
+		defer s.set.remove(c)
+		defer c.CloseNow()
+		if s.appendBuf {
+			EchoOursAppend(c)
+		} else {
+			EchoOurs(c)
+		}
+	}()
 }
 
 // EchoOurs echoes messages with Conn.Read and Conn.Write until an error.
@@ -180,35 +175,20 @@ func EchoOurs(c *ours.Conn) error {
 	}
 }
 
-// EchoOursReader echoes messages with Conn.Reader, io.ReadFull into a
-// reused buffer, and Conn.Write, until an error.
-func EchoOursReader(c *ours.Conn) error {
+// EchoOursAppend echoes messages with Conn.ReadAppend into a reused
+// buffer and Conn.Write, until an error.
+func EchoOursAppend(c *ours.Conn) error {
 	ctx := context.Background()
 	var buf []byte
 	for {
-		typ, rd, err := c.Reader(ctx)
+		typ, msg, err := c.ReadAppend(ctx, buf[:0])
 		if err != nil {
 			return err
 		}
-		n := 0
-		for {
-			if n == len(buf) {
-				nb := make([]byte, max(2*len(buf), 512))
-				copy(nb, buf)
-				buf = nb
-			}
-			m, err := io.ReadFull(rd, buf[n:])
-			n += m
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if err := c.Write(ctx, typ, buf[:n]); err != nil {
+		if err := c.Write(ctx, typ, msg); err != nil {
 			return err
 		}
+		buf = msg
 	}
 }
 
