@@ -403,14 +403,22 @@ type window struct {
 }
 
 func (w *window) write(p []byte) {
-	if w.buf == nil {
-		w.buf = make([]byte, 0, w.max) // exactly the window, never more
-	}
 	if len(p) >= w.max {
+		if cap(w.buf) < w.max {
+			w.buf = make([]byte, 0, w.max)
+		}
 		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
 		return
 	}
-	if over := len(w.buf) + len(p) - w.max; over > 0 {
+	need := len(w.buf) + len(p)
+	if need > cap(w.buf) && cap(w.buf) < w.max {
+		// Grow toward the window as history arrives, never past it: a
+		// connection that has carried little holds little.
+		nb := make([]byte, len(w.buf), min(w.max, max(2*cap(w.buf), need, 1024)))
+		copy(nb, w.buf)
+		w.buf = nb
+	}
+	if over := need - w.max; over > 0 {
 		n := copy(w.buf, w.buf[over:])
 		w.buf = w.buf[:n]
 	}

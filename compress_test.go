@@ -172,6 +172,23 @@ func TestWindow(t *testing.T) {
 	if string(w.buf) != "6789ABCx" {
 		t.Fatalf("window = %q", w.buf)
 	}
+	// A 32 KiB window grows with the history and never past its size,
+	// against a byte-by-byte model of the last max bytes.
+	w = window{max: 32 << 10}
+	var all []byte
+	for i, n := range []int{10, 500, 2000, 100, 9000, 30000, 7, 40000, 3} {
+		p := bytes.Repeat([]byte{byte('a' + i)}, n)
+		p[0] = byte(i)
+		w.write(p)
+		all = append(all, p...)
+		want := all[max(0, len(all)-w.max):]
+		if !bytes.Equal(w.buf, want) || cap(w.buf) > w.max {
+			t.Fatalf("after %d bytes: window of %d bytes (cap %d), want the last %d", len(all), len(w.buf), cap(w.buf), len(want))
+		}
+		if i == 0 && cap(w.buf) > 1024 {
+			t.Fatalf("after 10 bytes the window holds %d bytes of capacity", cap(w.buf))
+		}
+	}
 }
 
 // compressedPair returns a server and a client Conn with the given options,
@@ -518,5 +535,103 @@ func TestCompressedWriterBufferBoundaries(t *testing.T) {
 				t.Fatalf("inflated %d bytes (%v), want %d", len(got), err, len(want))
 			}
 		})
+	}
+}
+
+// compressedStream returns a frame of size bytes of JSON-like text
+// compressed as a peer without context takeover sends it, and the text.
+func compressedFrame(p *rawPeer, size int) (frame, text []byte) {
+	for i := 0; len(text) < size; i++ {
+		text = fmt.Appendf(text, `{"id":%d,"name":"user%d","tags":["a","b"]},`, i, i*7)
+	}
+	text = text[:size]
+	var z bytes.Buffer
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	fw.Write(text)
+	fw.Flush()
+	frame = p.frame(true, opText, z.Bytes()[:z.Len()-4]) // without the flush marker 00 00 ff ff
+	frame[0] |= rsv1
+	return frame, text
+}
+
+// feed writes frame to the Conn in a loop until the connection closes.
+func feed(p *rawPeer, frame []byte) {
+	var stream []byte
+	for range 64 {
+		stream = append(stream, frame...)
+	}
+	for {
+		if _, err := p.nc.Write(stream); err != nil {
+			return
+		}
+	}
+}
+
+// Reading a compressed message: Read makes one allocation, the message,
+// and ReadAppend into a reused buffer none (for a message whose Huffman
+// codes compress/flate decodes without its overflow tables).
+func TestCompressedReadAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under -race; .ci/run checks allocations without it")
+	}
+	for _, reuse := range []bool{false, true} {
+		c, p := newTestConn(t, false, connConfig{deflate: &deflateConfig{level: 1, threshold: 128, sendWindowBits: 15, recvWindowBits: 15}})
+		frame, text := compressedFrame(p, 1024)
+		go feed(p, frame)
+		var buf []byte
+		read := func() {
+			var got []byte
+			var err error
+			if reuse {
+				_, got, err = c.ReadAppend(context.Background(), buf[:0])
+				buf = got
+			} else {
+				_, got, err = c.Read(context.Background())
+			}
+			if err != nil || !bytes.Equal(got, text) {
+				t.Fatalf("read %d bytes, %v", len(got), err)
+			}
+		}
+		read()
+		want := 1.0
+		if reuse {
+			want = 0
+		}
+		if n := testing.AllocsPerRun(100, read); n > want {
+			t.Errorf("reuse=%v: %v allocs per compressed 1 KiB message, want %v", reuse, n, want)
+		}
+	}
+}
+
+// BenchmarkCompressedEcho reads a compressed message and writes it back
+// compressed, through Read or ReadAppend.
+func BenchmarkCompressedEcho(b *testing.B) {
+	for _, size := range []int{1024, 16 << 10} {
+		for _, reuse := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%d/ReadAppend=%v", size, reuse), func(b *testing.B) {
+				c, p := newTestConn(b, false, connConfig{deflate: &deflateConfig{level: 1, threshold: 128, sendWindowBits: 15, recvWindowBits: 15}})
+				go discard(p.nc)
+				frame, _ := compressedFrame(p, size)
+				go feed(p, frame)
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				var buf []byte
+				for b.Loop() {
+					var got []byte
+					var err error
+					var typ MessageType
+					if reuse {
+						typ, got, err = c.ReadAppend(context.Background(), buf[:0])
+						buf = got
+					} else {
+						typ, got, err = c.Read(context.Background())
+					}
+					if err != nil || len(got) != size {
+						b.Fatal(err, len(got))
+					}
+					c.Write(context.Background(), typ, got)
+				}
+			})
+		}
 	}
 }

@@ -260,6 +260,16 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	return typ, b, nil
 }
 
+// assemblePool holds the buffers in which Read assembles a message whose
+// size the first frame does not tell (fragmented or compressed), so that
+// the caller's copy is one allocation of the exact size rather than a
+// chain of doublings. At 16 KiB compressed that was 6 allocations and
+// 2.4 times the bytes.
+var assemblePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledAssembly caps the buffers assemblePool keeps.
+const maxPooledAssembly = 1 << 20
+
 // ReadAppend is Read into a buffer of the caller's: it waits for the next
 // data message and appends it whole to dst, returning the extended slice
 // (dst itself on error). Nothing is allocated when the message fits in
@@ -309,6 +319,9 @@ func (c *Conn) readWholeLocked(dst []byte) (MessageType, []byte, error) {
 	// a full read limit of memory before the bytes arrive.
 	n = min(n, maxPresize)
 	if !c.rs.fin || c.rs.compressed {
+		if dst == nil {
+			return c.readAssembled()
+		}
 		n = max(n, 512)
 	}
 	b := dst
@@ -339,6 +352,39 @@ func (c *Conn) waitIdle() error {
 		return nil
 	}
 	return c.fill()
+}
+
+// readAssembled reads the open message into a pooled buffer and returns an
+// exact-size copy: Read's path for messages of unknown size.
+func (c *Conn) readAssembled() (MessageType, []byte, error) {
+	bp := assemblePool.Get().(*[]byte)
+	b := (*bp)[:0]
+	if cap(b) < 4096 {
+		b = make([]byte, 0, 4096)
+	}
+	var err error
+	for {
+		var m int
+		m, err = c.readMessage(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err != nil {
+			break
+		}
+		if m == 0 && len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+	var out []byte
+	if err == io.EOF {
+		err = nil
+		out = make([]byte, len(b))
+		copy(out, b)
+	}
+	if cap(b) <= maxPooledAssembly {
+		*bp = b[:0]
+		assemblePool.Put(bp)
+	}
+	return c.rs.typ, out, err
 }
 
 // nextMessage discards what is left of the open message and reads frames
@@ -460,6 +506,7 @@ func (c *Conn) readMessage(p []byte) (n int, err error) {
 			}
 			putFlateReader(c.inflater)
 			c.inflater = nil
+		case err == nil:
 		case errors.As(err, new(flate.CorruptInputError)) || err == io.ErrUnexpectedEOF:
 			// Corrupt or truncated deflate data (RFC 7692, Section 8).
 			return 0, c.fail(errBadCompressedData)
@@ -564,9 +611,9 @@ func (s *inflateSource) ReadByte() (byte, error) {
 		rs.wire++
 		return b, nil
 	}
-	var one [1]byte
+	one := c.comp.one[:] // not a local array: it would escape to the heap
 	for {
-		n, err := s.Read(one[:])
+		n, err := s.Read(one)
 		if n == 1 {
 			return one[0], nil
 		}
@@ -1113,6 +1160,7 @@ type compression struct {
 	dict window        // history for the next message under context takeover
 	sink deflateSink   // frames the compressor's output
 	pos  int           // input bytes since the compressor was last reset
+	one  [1]byte       // inflateSource.ReadByte's slow path reads into it
 }
 
 // writeVecs holds the two-element net.Buffers of a server's large writes,
