@@ -381,6 +381,34 @@ func getFlateReader(r io.Reader, dict []byte) io.ReadCloser {
 
 func putFlateReader(fr io.ReadCloser) { flateReaderPool.Put(fr) }
 
+// windowedDeflate writes p to fw. Below 15 window bits, fw is flushed and
+// reset onto dst every 2^bits input bytes (pos counts the input since the
+// last reset), so that no back-reference reaches further than the window
+// the peer allows: compress/flate always searches 32 KiB.
+func windowedDeflate(fw *flate.Writer, dst io.Writer, p []byte, pos *int, bits int) error {
+	if bits >= 15 {
+		_, err := fw.Write(p)
+		return err
+	}
+	size := 1 << bits
+	for len(p) > 0 {
+		if *pos == size {
+			if err := fw.Flush(); err != nil {
+				return err
+			}
+			fw.Reset(dst)
+			*pos = 0
+		}
+		k := min(size-*pos, len(p))
+		if _, err := fw.Write(p[:k]); err != nil {
+			return err
+		}
+		*pos += k
+		p = p[k:]
+	}
+	return nil
+}
+
 // deflateTail ends every compressed message for the inflater: the 00 00 FF
 // FF that RFC 7692, Section 7.2.2 has the sender remove, then an empty final
 // stored block so the inflater reports io.EOF instead of waiting for more.

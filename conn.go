@@ -1234,33 +1234,9 @@ func (w *messageWriter) startDeflate() {
 	}
 }
 
-// deflateWrite compresses p. When the peer limited our window below 32 KiB
-// (server_max_window_bits or client_max_window_bits), the compressor is
-// flushed and reset every 2^bits input bytes, so no back-reference can reach
-// further than the window: compress/flate always searches 32 KiB.
+// deflateWrite compresses p within the window the peer allows.
 func (w *messageWriter) deflateWrite(p []byte) error {
-	bits := w.c.deflate.sendWindowBits
-	if bits >= 15 {
-		_, err := w.fw.Write(p)
-		return err
-	}
-	size := 1 << bits
-	for len(p) > 0 {
-		if w.c.comp.pos == size {
-			if err := w.fw.Flush(); err != nil {
-				return err
-			}
-			w.fw.Reset(&w.c.comp.sink)
-			w.c.comp.pos = 0
-		}
-		k := min(size-w.c.comp.pos, len(p))
-		if _, err := w.fw.Write(p[:k]); err != nil {
-			return err
-		}
-		w.c.comp.pos += k
-		p = p[k:]
-	}
-	return nil
+	return windowedDeflate(w.fw, &w.c.comp.sink, p, &w.c.comp.pos, w.c.deflate.sendWindowBits)
 }
 
 // finishDeflate ends a compressed message: flush, strip the 00 00 FF FF

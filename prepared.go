@@ -1,0 +1,101 @@
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"sync"
+)
+
+// PreparedMessage is a message framed once and sent to many connections
+// with [Conn.WritePrepared], for broadcasts. A server connection sends the
+// prepared frame as it is, in one system call: no copy into the write
+// buffer and, with permessage-deflate, no compression per connection (the
+// compressed frame is made once for each compression level and window size
+// in use, then shared). A client connection must mask every frame with a
+// fresh key, so for it WritePrepared is [Conn.Write].
+//
+// A PreparedMessage is safe for concurrent use by several connections.
+type PreparedMessage struct {
+	typ  MessageType
+	data []byte
+
+	mu       sync.Mutex
+	plain    []byte                // the uncompressed server frame
+	deflated map[deflateKey][]byte // compressed server frames
+}
+
+type deflateKey struct{ level, bits int }
+
+// NewPreparedMessage prepares data to be sent as a message of type typ.
+// The PreparedMessage keeps data, which must not change afterwards. Frames
+// are made on first use.
+func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
+	if typ != MessageText && typ != MessageBinary {
+		return nil, errBadMessageType
+	}
+	return &PreparedMessage{typ: typ, data: data}, nil
+}
+
+// frame returns the server frame for a connection with deflate settings
+// cfg (nil: no compression).
+func (pm *PreparedMessage) frame(cfg *deflateConfig) []byte {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	h := header{fin: true, op: opcode(pm.typ)}
+	if cfg == nil || len(pm.data) < cfg.threshold {
+		if pm.plain == nil {
+			h.length = int64(len(pm.data))
+			f := make([]byte, 0, maxHeaderSize+len(pm.data))
+			pm.plain = append(appendHeader(f, h), pm.data...)
+		}
+		return pm.plain
+	}
+	key := deflateKey{cfg.level, cfg.sendWindowBits}
+	if f, ok := pm.deflated[key]; ok {
+		return f
+	}
+	// RFC 7692, Section 7.2.1: compress, flush, and drop the 00 00 FF FF
+	// the flush ends with. The whole message goes in one frame.
+	var z bytes.Buffer
+	z.Grow(len(pm.data)/2 + 64)
+	fw := getFlateWriter(cfg.level, &z)
+	pos := 0
+	err := windowedDeflate(fw, &z, pm.data, &pos, cfg.sendWindowBits)
+	if err == nil {
+		err = fw.Flush()
+	}
+	putFlateWriter(cfg.level, fw)
+	if err != nil { // writing to a bytes.Buffer cannot fail
+		panic("websocket: compressing a prepared message: " + err.Error())
+	}
+	payload := bytes.TrimSuffix(z.Bytes(), deflateTail[:4])
+	h.rsv = rsv1
+	h.length = int64(len(payload))
+	f := make([]byte, 0, maxHeaderSize+len(payload))
+	f = append(appendHeader(f, h), payload...)
+	if pm.deflated == nil {
+		pm.deflated = make(map[deflateKey][]byte)
+	}
+	pm.deflated[key] = f
+	return f
+}
+
+// WritePrepared sends pm as one message, as [Conn.Write] would send its
+// data. ctx bounds the call as for Write.
+func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
+	if c.client {
+		return c.Write(ctx, pm.typ, pm.data)
+	}
+	frame := pm.frame(c.deflate)
+	if err := c.msgMu.lock(ctx); err != nil {
+		return err
+	}
+	defer c.msgMu.unlock()
+	if err := c.lockFrame(ctx); err != nil {
+		return err
+	}
+	defer c.frameMu.unlock()
+	stop := c.armWrite(ctx)
+	_, err := c.nc.Write(frame)
+	return c.disarmWrite(ctx, stop, err)
+}
