@@ -130,13 +130,17 @@ type oursServer struct {
 }
 
 func (s *oursServer) Active() int64    { return s.set.n.Load() }
-func (s *oursServer) CanPrepare() bool { return false }
+func (s *oursServer) CanPrepare() bool { return true }
 
 func (s *oursServer) Broadcast(p []byte, prepared bool) (int, error) {
-	if prepared {
-		return 0, errors.New("no prepared-message API")
-	}
 	ctx := context.Background()
+	if prepared {
+		pm, err := ours.NewPreparedMessage(ours.MessageBinary, p)
+		if err != nil {
+			return 0, err
+		}
+		return s.set.each(func(c *ours.Conn) error { return c.WritePrepared(ctx, pm) })
+	}
 	return s.set.each(func(c *ours.Conn) error { return c.Write(ctx, ours.MessageBinary, p) })
 }
 
