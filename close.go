@@ -171,7 +171,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 			// A close frame went out already: another Close, or the
 			// reader answering the peer's. Let that handshake finish.
 			select {
-			case <-c.closed:
+			case <-c.closed.wait():
 			case <-ctx.Done():
 				c.CloseNow()
 			}
@@ -182,10 +182,8 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	}
 	// Wait for the peer's close frame: a goroutine in Read will see it;
 	// with none, read it here.
-	select {
-	case <-c.readDone:
-	default:
-		if c.readMu.lockUnless(ctx, c.readDone) {
+	if !c.readDone.isSet() {
+		if c.readMu.lockUnless(ctx, c.readDone.wait()) {
 			c.armRead(ctx)
 			for c.nextMessage() == nil {
 			}
@@ -227,11 +225,13 @@ func (c *Conn) sendClose(code StatusCode, reason string) {
 // connection was already closed.
 func (c *Conn) CloseNow() error {
 	err := net.ErrClosed
-	c.shutdownOnce.Do(func() {
-		close(c.closed)
+	if c.closed.fire(nil) {
 		c.detach()
 		err = c.nc.Close()
-	})
+	} else {
+		// Cut short a shutdown that is waiting for the peer.
+		c.nc.Close()
+	}
 	return err
 }
 
@@ -250,23 +250,9 @@ func (c *Conn) detach() {
 
 // readFinished reports whether the read side has ended; only then may a
 // goroutine other than the reader look at readErr.
-func (c *Conn) readFinished() bool {
-	select {
-	case <-c.readDone:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) readFinished() bool { return c.readDone.isSet() }
 
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.closed:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) isClosed() bool { return c.closed.isSet() }
 
 // shutdown closes the TCP connection once close frames have been exchanged
 // (handshakeDone) or the connection has been failed.
@@ -279,24 +265,24 @@ func (c *Conn) isClosed() bool {
 // the peer reads it. So the server half-closes and discards what arrives
 // until the peer closes too or the close timeout runs out.
 func (c *Conn) shutdown(handshakeDone bool) {
-	c.shutdownOnce.Do(func() {
-		close(c.closed)
-		c.detach()
-		if !handshakeDone && !c.client {
-			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-				cw.CloseWrite()
+	if !c.closed.fire(nil) {
+		return
+	}
+	c.detach()
+	if !handshakeDone && !c.client {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}
+	if c.client || !handshakeDone {
+		c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
+		d := getDiscard()
+		for {
+			if _, err := c.nc.Read(d[:]); err != nil {
+				break
 			}
 		}
-		if c.client || !handshakeDone {
-			c.nc.SetReadDeadline(time.Now().Add(c.closeTimeout))
-			d := getDiscard()
-			for {
-				if _, err := c.nc.Read(d[:]); err != nil {
-					break
-				}
-			}
-			putDiscard(d)
-		}
-		c.nc.Close()
-	})
+		putDiscard(d)
+	}
+	c.nc.Close()
 }

@@ -100,9 +100,8 @@ type Conn struct {
 	readCtx      context.Context
 	readStop     func() bool // stops the AfterFunc that cancels reads
 	readDeadline deadline
-	readErr      error // sticky: set once the read side is finished
-	readDone     chan struct{}
-	readOnce     sync.Once
+	readErr      error         // sticky: set once the read side is finished
+	readDone     event         // set when the read side has ended, with readErr
 	inflater     io.ReadCloser // pooled, held while a compressed message is read
 
 	// Write side. msgMu is held for a whole data message, frameMu for the
@@ -133,8 +132,7 @@ type Conn struct {
 	groupMu         sync.Mutex
 	group           *Group
 
-	shutdownOnce sync.Once
-	closed       chan struct{}
+	closed event // set when the TCP connection is (being) closed
 }
 
 // readState is where the reader is within the stream of frames.
@@ -161,8 +159,6 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 		client:       cfg.client,
 		subprotocol:  cfg.subprotocol,
 		closeTimeout: cfg.closeTimeout,
-		readDone:     make(chan struct{}),
-		closed:       make(chan struct{}),
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = defaultCloseTimeout
@@ -792,10 +788,9 @@ func (c *Conn) readContext() context.Context {
 
 // readFatal ends the read side with err, which every later read returns.
 func (c *Conn) readFatal(err error) error {
-	c.readOnce.Do(func() {
+	c.readDone.fire(func() {
 		c.readErr = err
 		c.rs.open = false
-		close(c.readDone)
 	})
 	return c.readErr
 }
@@ -1396,7 +1391,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	select {
 	case <-ch:
 		return nil
-	case <-c.readDone:
+	case <-c.readDone.wait():
 		return c.readErr
 	case <-ctx.Done():
 		return ctx.Err()
@@ -1404,6 +1399,49 @@ func (c *Conn) Ping(ctx context.Context) error {
 }
 
 // ---- locks ----
+
+// event is a signal given once, like closing a channel, but the channel is
+// made only when someone waits for it: every Conn has two events, and two
+// channels would add 192 bytes to each idle connection.
+type event struct {
+	mu  sync.Mutex
+	set atomic.Bool
+	ch  chan struct{}
+}
+
+// fire gives the signal and reports whether this call did; only the first
+// does. f, if not nil, runs first, under the event's lock: what it writes is
+// visible to whoever sees the event set.
+func (e *event) fire(f func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.set.Load() {
+		return false
+	}
+	if f != nil {
+		f()
+	}
+	e.set.Store(true)
+	if e.ch != nil {
+		close(e.ch)
+	}
+	return true
+}
+
+func (e *event) isSet() bool { return e.set.Load() }
+
+// wait returns a channel that is closed once the event is set.
+func (e *event) wait() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ch == nil {
+		e.ch = make(chan struct{})
+		if e.set.Load() {
+			close(e.ch)
+		}
+	}
+	return e.ch
+}
 
 // ctxMutex is a lock whose lock can give up when a context ends. Taking a
 // free lock is one atomic compare-and-swap and releasing it one atomic add,

@@ -222,15 +222,15 @@ func (f Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	go f.serve(c, r.RemoteAddr)
+	go f.serve(c)
 }
 
-func (f Handler) serve(c *Conn, remote string) {
+func (f Handler) serve(c *Conn) {
 	defer func() {
 		if err := recover(); err != nil {
 			buf := make([]byte, 64<<10)
 			buf = buf[:runtime.Stack(buf, false)]
-			log.Printf("websocket: panic serving %s: %v\n%s", remote, err, buf)
+			log.Printf("websocket: panic serving %s: %v\n%s", c.RemoteAddr(), err, buf)
 			c.Close(StatusInternalError, "")
 			return
 		}
