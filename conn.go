@@ -1021,8 +1021,7 @@ func (c *Conn) writeVectored(h header, p []byte) error {
 		c.vecs = new(writeVecs)
 	}
 	v := c.vecs
-	var hb [maxHeaderSize]byte
-	v.arr = [2][]byte{appendHeader(hb[:0], h), p}
+	v.arr = [2][]byte{appendHeader(v.hdr[:0], h), p}
 	v.bufs = v.arr[:]
 	_, err := v.bufs.WriteTo(c.nc)
 	v.arr = [2][]byte{}
@@ -1161,6 +1160,7 @@ type compression struct {
 // writeVecs holds the two-element net.Buffers of a server's large writes,
 // kept so that writev does not allocate.
 type writeVecs struct {
+	hdr  [maxHeaderSize]byte
 	arr  [2][]byte
 	bufs net.Buffers
 }

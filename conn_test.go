@@ -836,6 +836,14 @@ func TestConnAllocs(t *testing.T) {
 			t.Errorf("%v allocs, want 0", n)
 		}
 	})
+	t.Run("server Write of a 64 KiB message (writev)", func(t *testing.T) {
+		c, p := newTestConn(t, false, connConfig{})
+		go io.Copy(io.Discard, p.nc)
+		msg := make([]byte, 64<<10)
+		if n := testing.AllocsPerRun(100, func() { c.Write(context.Background(), MessageBinary, msg) }); n != 0 {
+			t.Errorf("%v allocs, want 0", n)
+		}
+	})
 	t.Run("client Write of a small message", func(t *testing.T) {
 		c, p := newTestConn(t, true, connConfig{})
 		go io.Copy(io.Discard, p.nc)

@@ -3,8 +3,9 @@
 //
 // Use [Accept] inside an http.Handler to upgrade a request, or mount a
 // [Handler]; use [Dial] to connect to a server. Either way you get a [Conn],
-// which reads and writes whole messages ([Conn.Read], [Conn.Write], and
-// [Conn.ReadAppend] to reuse a buffer) or streams them ([Conn.Reader],
+// which reads and writes whole messages ([Conn.Read], [Conn.Write];
+// [Conn.ReadAppend] to reuse a buffer, [Conn.WritePrepared] to send one
+// [PreparedMessage] to many connections) or streams them ([Conn.Reader],
 // [Conn.Writer]), pings ([Conn.Ping]) and closes ([Conn.Close],
 // [Conn.CloseNow]).
 //
