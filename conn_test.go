@@ -836,7 +836,7 @@ func TestConnAllocs(t *testing.T) {
 			t.Errorf("%v allocs, want 0", n)
 		}
 	})
-	t.Run("server Write of a 64 KiB message (writev)", func(t *testing.T) {
+	t.Run("server Write of a 64 KiB message", func(t *testing.T) {
 		c, p := newTestConn(t, false, connConfig{})
 		go io.Copy(io.Discard, p.nc)
 		msg := make([]byte, 64<<10)
