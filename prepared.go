@@ -3,11 +3,15 @@ package websocket
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // PreparedMessage is a message framed once and sent to many connections
-// with [Conn.WritePrepared], for broadcasts. A server connection sends the
+// with [Conn.WritePrepared] or [Broadcast]. A server connection sends the
 // prepared frame as it is, in one system call: no copy into the write
 // buffer and, with permessage-deflate, no compression per connection (the
 // compressed frame is made once for each compression level and window size
@@ -99,3 +103,52 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 	_, err := c.nc.Write(frame)
 	return c.disarmWrite(ctx, stop, err)
 }
+
+// Broadcast sends pm to every connection in conns and returns once every
+// write has ended. Writes run on up to GOMAXPROCS goroutines, each taking
+// the next connection not yet written to, so the system calls of a large
+// broadcast use every core and a connection slow to accept the message
+// holds up one goroutine, not the others. ctx bounds every write, as for
+// [Conn.WritePrepared]; give it a deadline so that peers that stopped
+// reading cannot stall the broadcast.
+//
+// The error joins those of the connections the message could not be
+// written to (a failed write closes its connection), each prefixed with the
+// connection's remote address; nil means every connection got it.
+func Broadcast(ctx context.Context, conns []*Conn, pm *PreparedMessage) error {
+	workers := min(runtime.GOMAXPROCS(0), len(conns)/broadcastShare+1)
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		errs []error
+	)
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(conns) {
+				return
+			}
+			c := conns[i]
+			if err := c.WritePrepared(ctx, pm); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%v: %w", c.RemoteAddr(), err))
+				mu.Unlock()
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// broadcastShare is the number of connections below which another
+// goroutine is not worth starting.
+const broadcastShare = 32

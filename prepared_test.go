@@ -147,3 +147,54 @@ func BenchmarkBroadcast(b *testing.B) {
 		})
 	}
 }
+
+// Broadcast reaches every connection, from several goroutines, and names
+// the ones it could not write to.
+func TestBroadcastFunc(t *testing.T) {
+	data := bytes.Repeat([]byte("all of you "), 100)
+	pm, _ := NewPreparedMessage(MessageText, data)
+	const n = 100 // enough for more than one goroutine
+	var conns []*Conn
+	var peers []*rawPeer
+	for i := range n {
+		var cfg *deflateConfig
+		if i%3 == 0 {
+			cfg = &deflateConfig{level: 1, threshold: 128, sendWindowBits: 15, recvWindowBits: 15}
+		}
+		c, p := newTestConn(t, false, connConfig{deflate: cfg})
+		conns = append(conns, c)
+		peers = append(peers, p)
+	}
+	conns[7].CloseNow()
+	conns[42].CloseNow()
+	err := Broadcast(context.Background(), conns, pm)
+	if err == nil {
+		t.Fatal("Broadcast to two closed connections returned nil")
+	}
+	for _, i := range []int{7, 42} {
+		if !strings.Contains(err.Error(), conns[i].RemoteAddr().String()) {
+			t.Errorf("error %q does not name connection %d (%v)", err, i, conns[i].RemoteAddr())
+		}
+	}
+	if strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("error %q should join exactly two errors", err)
+	}
+	for i, p := range peers {
+		if i == 7 || i == 42 {
+			continue
+		}
+		h, payload := p.recv()
+		if h.rsv == rsv1 {
+			payload, err = io.ReadAll(flate.NewReader(bytes.NewReader(append(payload, deflateTail...))))
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h.op != opText || !bytes.Equal(payload, data) {
+			t.Fatalf("connection %d got %v, %d bytes", i, h.op, len(payload))
+		}
+	}
+	if err := Broadcast(context.Background(), nil, pm); err != nil {
+		t.Fatalf("Broadcast to no connection = %v", err)
+	}
+}

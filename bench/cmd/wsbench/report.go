@@ -728,7 +728,7 @@ func idleTables(o *options, rs []idleResult, summary *[]string) string {
 	}
 	fmt.Fprintf(&b, "\n### Broadcast of one %s binary message to every idle connection\n\n", fmtSize(o.bcastSize))
 	fmt.Fprintf(&b, "One goroutine of the server writes to every connection in turn (Write loop), or with the library's prepared-message API where it has one "+
-		"(ours NewPreparedMessage + Conn.WritePrepared, gorilla PreparedMessage, gws Broadcaster — asynchronous, gobwas ws.CompileFrame + net.Conn.Write). "+
+		"(ours NewPreparedMessage + websocket.Broadcast — writes from GOMAXPROCS goroutines, gorilla PreparedMessage, gws Broadcaster — asynchronous, gobwas ws.CompileFrame + net.Conn.Write). "+
 		"\"Server loop\" is the time the loop took; \"delivered to all\" is from the parent's command until the last client had the whole message. "+
 		"Allocations are the server's, counted until delivery completed. Median of %d broadcasts per row.\n\n", o.bcastRounds)
 	b.WriteString(table(head, rows))

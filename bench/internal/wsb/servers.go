@@ -139,7 +139,12 @@ func (s *oursServer) Broadcast(p []byte, prepared bool) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		return s.set.each(func(c *ours.Conn) error { return c.WritePrepared(ctx, pm) })
+		var all []*ours.Conn
+		s.set.each(func(c *ours.Conn) error { all = append(all, c); return nil })
+		if err := ours.Broadcast(ctx, all, pm); err != nil {
+			return 0, err
+		}
+		return len(all), nil
 	}
 	return s.set.each(func(c *ours.Conn) error { return c.Write(ctx, ours.MessageBinary, p) })
 }
