@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ccf874ba/websocket"
@@ -163,4 +164,53 @@ func ExampleConn_SetReadLimit() {
 	// Output:
 	// client: 1009 (message too big)
 	// server: true
+}
+
+// One message to every connected client: framed once, written from
+// several goroutines.
+func ExampleBroadcast() {
+	var (
+		mu      sync.Mutex
+		clients []*websocket.Conn
+		joined  = make(chan struct{}, 3)
+	)
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+		mu.Lock()
+		clients = append(clients, c)
+		mu.Unlock()
+		joined <- struct{}{}
+		c.Read(context.Background()) // answers pings and close frames until the client leaves
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var subscribers []*websocket.Conn
+	for range 3 {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.CloseNow()
+		subscribers = append(subscribers, c)
+		<-joined
+	}
+
+	pm, err := websocket.NewPreparedMessage(websocket.MessageText, []byte("price: 42"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mu.Lock()
+	err = websocket.Broadcast(ctx, clients, pm)
+	mu.Unlock()
+	fmt.Println("broadcast:", err)
+	for _, c := range subscribers {
+		_, msg, err := c.Read(ctx)
+		fmt.Println(string(msg), err)
+	}
+	// Output:
+	// broadcast: <nil>
+	// price: 42 <nil>
+	// price: 42 <nil>
+	// price: 42 <nil>
 }
