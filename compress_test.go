@@ -635,3 +635,33 @@ func BenchmarkCompressedEcho(b *testing.B) {
 		}
 	}
 }
+
+// RFC 7692, Section 7.2.3.5: a peer may end a message's deflate stream with
+// a block marked BFINAL. Whatever follows in the message is ignored, across
+// frames, and the next message reads normally. (A fuzzer found the reader
+// spinning forever on this before.)
+func TestCompressedFinalBlock(t *testing.T) {
+	c, p := newTestConn(t, false, connConfig{deflate: &deflateConfig{level: 1, threshold: 128, sendWindowBits: 15, recvWindowBits: 15}})
+	var z bytes.Buffer
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	fw.Write([]byte("Hello, final block"))
+	fw.Close() // BFINAL=1
+	data := append(z.Bytes(), 0x00, 0x00, 0xAB, 0xCD, 0xEF)
+	half := len(data) - 3
+	go func() {
+		f := p.frame(false, opText, data[:half])
+		f[0] |= rsv1
+		p.write(f)
+		p.send(true, opContinuation, data[half:])
+		p.send(true, opText, []byte("next"))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	typ, got, err := c.Read(ctx)
+	if err != nil || typ != MessageText || string(got) != "Hello, final block" {
+		t.Fatalf("Read = %v %q %v", typ, got, err)
+	}
+	if _, got, err = c.Read(ctx); err != nil || string(got) != "next" {
+		t.Fatalf("next Read = %q %v", got, err)
+	}
+}

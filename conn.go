@@ -490,9 +490,17 @@ func (c *Conn) readMessage(p []byte) (n int, err error) {
 			// The inflater saw the final block of the tail; make sure the
 			// frames are consumed to the end of the message.
 			if !c.comp.src.rawDone() {
+				// The peer ended its deflate stream early, with a block
+				// marked BFINAL (RFC 7692, Section 7.2.3.5): what follows
+				// it in the message is ignored. readRaw says io.EOF at the
+				// end of the message's last frame, and keeps saying it.
 				d := getDiscard()
-				for !c.comp.src.rawDone() {
-					if _, err := c.readRaw(d[:]); err != nil && err != io.EOF {
+				for {
+					_, err := c.readRaw(d[:])
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
 						putDiscard(d)
 						return 0, err
 					}
