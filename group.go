@@ -1,9 +1,12 @@
 package websocket
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // Group tracks connections so that they can be closed together, as when a
-// server shuts down. The zero value is ready to use. [Accept] adds each
+// server shuts down, or sent one message together ([Group.Broadcast]). The zero value is ready to use. [Accept] adds each
 // Conn to AcceptOptions.Group; [Group.Add] adds any other. A Conn leaves its
 // group when it closes.
 //
@@ -78,4 +81,17 @@ func (g *Group) Close(code StatusCode, reason string) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Broadcast sends pm to every open connection of the group, as
+// [Broadcast] does, and returns what it returns. Connections that join
+// while it runs may or may not get the message.
+func (g *Group) Broadcast(ctx context.Context, pm *PreparedMessage) error {
+	g.mu.Lock()
+	conns := make([]*Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	return Broadcast(ctx, conns, pm)
 }

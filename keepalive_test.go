@@ -135,6 +135,16 @@ func TestGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return g.Len() == 3 })
+	// A broadcast reaches the three members, and only them.
+	pm, _ := NewPreparedMessage(MessageText, []byte("to the group"))
+	if err := g.Broadcast(context.Background(), pm); err != nil {
+		t.Fatalf("Broadcast = %v", err)
+	}
+	for _, c := range clients[1:] {
+		if _, msg, err := c.Read(context.Background()); err != nil || string(msg) != "to the group" {
+			t.Fatalf("member read %q, %v", msg, err)
+		}
+	}
 	errs := make(chan error, 3)
 	for _, c := range clients[1:] {
 		go func() { _, _, err := c.Read(context.Background()); errs <- err }()
