@@ -245,8 +245,11 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 }
 
 // Read waits for the next data message and returns it whole. The returned
-// slice is newly allocated and belongs to the caller. See [Conn.Reader] for
-// what ctx bounds and which errors end the connection.
+// slice is newly allocated, exactly the message's size, and belongs to the
+// caller. A loop that reads many or large messages does better with
+// [Conn.ReadAppend], which reuses a buffer: a fresh 64 KiB slice per
+// message costs more than reading it. See [Conn.Reader] for what ctx bounds
+// and which errors end the connection.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	typ, b, err := c.readWhole(ctx, nil)
 	if err != nil {
@@ -917,8 +920,12 @@ func (r *messageReader) Read(p []byte) (int, error) {
 
 // ---- writing ----
 
-// Write sends p as one message of type typ, in a single frame. It waits for
-// any message being streamed by a [Conn.Writer] to finish first.
+// Write sends p as one message of type typ: one frame or, when
+// permessage-deflate was negotiated and p is not below its threshold,
+// compressed into frames of up to 64 KiB.
+// It waits for any message being streamed by a [Conn.Writer] to finish
+// first. Write does not keep p: it returns once the frame is handed to the
+// kernel. To send one message to many connections, see [Broadcast].
 //
 // ctx bounds the call. If ctx ends before the frame starts, Write returns
 // ctx.Err() and the Conn stays usable; if it ends part-way through the
