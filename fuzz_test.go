@@ -230,6 +230,11 @@ func FuzzReadStream(f *testing.F) {
 	f.Add(cat(rsv1(client.frame(false, opText, hello[:3])), client.frame(true, opContinuation, hello[3:])), byte(0x82))
 	f.Add(rsv1(client.frame(true, opBinary, []byte("not deflate data"))), byte(0x80))
 	f.Add(rsv1(client.frame(true, opPing, nil)), byte(0x80))
+	// ReadAppend into a reused buffer, plain and compressed.
+	f.Add(cat(client.frame(false, opText, []byte("Hel")), client.frame(true, opContinuation, []byte("lo")),
+		client.frame(true, opBinary, []byte{9})), byte(16<<2))
+	f.Add(cat(rsv1(client.frame(false, opText, hello[:3])), client.frame(true, opContinuation, hello[3:]),
+		rsv1(client.frame(true, opText, hello))), byte(0x80|17<<2))
 
 	f.Fuzz(fuzzReadStream)
 }
@@ -252,7 +257,20 @@ func fuzzReadStream(t *testing.T, data []byte, mode byte) {
 		nc := &streamConn{in: data, chunk: chunk}
 		c := newConn(nc, cfg, nil)
 
+		// Whole messages come from Read, or from ReadAppend into one
+		// reused buffer (chunk selector 16 and up), copied out since the
+		// next call overwrites them.
+		appendInto := mode>>2&0x1F >= 16
+		var reuse []byte
 		read := func() (MessageType, []byte, error) {
+			if !streamed && appendInto {
+				typ, b, err := c.ReadAppend(context.Background(), reuse[:0])
+				if err != nil {
+					return 0, nil, err
+				}
+				reuse = b
+				return typ, bytes.Clone(b), nil
+			}
 			if !streamed {
 				return c.Read(context.Background())
 			}
