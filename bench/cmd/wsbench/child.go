@@ -13,7 +13,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -211,33 +210,12 @@ func sumCounters(cs []paddedCounter) int64 {
 
 func clientCell(lib, addr string, conns, size int, warm, dur time.Duration) (windowResult, error) {
 	var r windowResult
-	cs := make([]wsb.Client, 0, conns)
+	cs, dialErr := dialMany(conns, 32, func() (wsb.Client, error) { return wsb.DialClient(lib, addr) })
 	defer func() {
 		for _, c := range cs {
 			c.Close()
 		}
 	}()
-	var mu sync.Mutex
-	var dialErr error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := wsb.DialClient(lib, addr)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				dialErr = err
-				return
-			}
-			cs = append(cs, c)
-		}()
-	}
-	wg.Wait()
 	if dialErr != nil {
 		return r, dialErr
 	}

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ccf874ba/websocket/bench/internal/wsb"
@@ -62,119 +60,40 @@ type cellNeg struct {
 	echoes, compressed, wire, frames int64
 }
 
-// dialDeflateMany opens n deflate client connections with bounded
-// concurrency; it returns the connections made so far with the first error.
-func dialDeflateMany(addr string, set *wsb.DeflateSet, takeover bool, n, conc int) ([]*wsb.DeflateClient, error) {
-	cs := make([]*wsb.DeflateClient, 0, n)
-	var mu sync.Mutex
-	var firstErr error
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, conc)
-	for i := 0; i < n && !failed.Load(); i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := wsb.DialDeflate(addr, set, takeover, 10*time.Second)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				failed.Store(true)
-				return
-			}
-			cs = append(cs, c)
-		}()
-	}
-	wg.Wait()
-	return cs, firstErr
-}
-
 // compressCell measures one deflate echo server under the common deflate
 // client, like serverCell.
 func compressCell(ch *child, set *wsb.DeflateSet, takeover bool, conns int, warm, dur time.Duration) (cellResult, cellNeg) {
 	var neg cellNeg
-	cs, err := dialDeflateMany(ch.addr, set, takeover, conns, 32)
-	defer func() {
+	cs, err := dialMany(conns, 32, func() (*wsb.DeflateClient, error) {
+		return wsb.DialDeflate(ch.addr, set, takeover, 10*time.Second)
+	})
+	closeAll := func() {
 		for _, c := range cs {
 			c.Close()
 		}
-	}()
+		cs = nil
+	}
+	defer closeAll()
 	if err != nil {
 		return cellResult{err: fmt.Errorf("dial: %w", err)}, neg
 	}
 	deadline := time.Now().Add(warm + dur + 20*time.Second)
-	for _, c := range cs {
-		c.NetConn().SetDeadline(deadline)
-	}
-	counters := make([]paddedCounter, len(cs))
-	var stop atomic.Bool
-	errc := make(chan error, len(cs))
+	trips := make([]func() error, len(cs))
 	for i, c := range cs {
-		go func() {
-			for !stop.Load() {
-				if err := c.RoundTrip(); err != nil {
-					errc <- err
-					return
-				}
-				counters[i].n.Add(1)
-			}
-			errc <- nil
-		}()
+		c.NetConn().SetDeadline(deadline)
+		trips[i] = c.RoundTrip
 	}
-	waitEvery(counters, 2, 5*time.Second)
-	time.Sleep(warm)
-	c0 := sumCounters(counters)
-	s0, err0 := ch.stats()
-	t0 := time.Now()
-	time.Sleep(dur)
-	s1, err1 := ch.stats()
-	t1 := time.Now()
-	c1 := sumCounters(counters)
-	stop.Store(true)
-	var firstErr error
-	for range cs {
-		if err := <-errc; err != nil && firstErr == nil {
-			firstErr = err
+	r := loadCell(ch, trips, warm, dur, func() {
+		// The loops have ended: the clients' counters are safe to read.
+		neg.response, neg.clientCtx, neg.serverCtx = cs[0].Response, cs[0].ClientTakeover, cs[0].ServerTakeover
+		for _, c := range cs {
+			neg.echoes += c.Echoes
+			neg.compressed += c.CompressedEchoes
+			neg.wire += c.EchoWire
 		}
-	}
-	// The loops have ended: the clients' counters are safe to read.
-	neg.response, neg.clientCtx, neg.serverCtx = cs[0].Response, cs[0].ClientTakeover, cs[0].ServerTakeover
-	for _, c := range cs {
-		neg.echoes += c.Echoes
-		neg.compressed += c.CompressedEchoes
-		neg.wire += c.EchoWire
-	}
-	for _, c := range cs {
-		c.Close()
-	}
-	cs = nil
-	if firstErr == nil {
-		firstErr = err0
-	}
-	if firstErr == nil {
-		firstErr = err1
-	}
-	if firstErr == nil {
-		firstErr = ch.waitIdle(10 * time.Second)
-	}
-	if firstErr != nil {
-		return cellResult{err: firstErr}, neg
-	}
-	msgs := c1 - c0
-	el := t1.Sub(t0)
-	return cellResult{
-		rate:    float64(msgs) / el.Seconds(),
-		allocs:  float64(s1.mallocs-s0.mallocs) / float64(msgs),
-		bytes:   float64(s1.bytes-s0.bytes) / float64(msgs),
-		cpuUs:   float64(s1.cpu-s0.cpu) / 1e3 / float64(msgs),
-		elapsed: el,
-		msgs:    msgs,
-	}, neg
+		closeAll()
+	})
+	return r, neg
 }
 
 // compressIdleTest opens n deflate connections to a fresh deflate server of
@@ -194,7 +113,9 @@ func compressIdleTest(lib string, m deflateMode, n int, set *wsb.DeflateSet) idl
 		return r
 	}
 	t0 := time.Now()
-	cs, derr := dialDeflateMany(ch.addr, set, m.takeover, n, 64)
+	cs, derr := dialMany(n, 64, func() (*wsb.DeflateClient, error) {
+		return wsb.DialDeflate(ch.addr, set, m.takeover, 10*time.Second)
+	})
 	defer func() {
 		ch.kill() // first, so the server side holds the TIME_WAIT sockets
 		for _, c := range cs {
@@ -203,25 +124,13 @@ func compressIdleTest(lib string, m deflateMode, n int, set *wsb.DeflateSet) idl
 	}()
 	r.dialErr = derr
 	r.conns = len(cs)
-	var wg sync.WaitGroup
-	var echoErr atomic.Value
-	sem := make(chan struct{}, 64)
-	for _, c := range cs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.NetConn().SetDeadline(time.Now().Add(30 * time.Second))
-			if err := c.RoundTrip(); err != nil {
-				echoErr.CompareAndSwap(nil, err)
-			}
-			c.NetConn().SetDeadline(time.Time{})
-		}()
-	}
-	wg.Wait()
-	if e := echoErr.Load(); e != nil {
-		r.err = fmt.Errorf("echo: %v", e)
+	if err := parallel(len(cs), 64, func(i int) error {
+		c := cs[i]
+		c.NetConn().SetDeadline(time.Now().Add(30 * time.Second))
+		defer c.NetConn().SetDeadline(time.Time{})
+		return c.RoundTrip()
+	}); err != nil {
+		r.err = fmt.Errorf("echo: %v", err)
 		return r
 	}
 	fmt.Fprintf(os.Stderr, "deflate %-11s idle %-14s %d connections up and echoed in %v\n", m.key, lib, len(cs), time.Since(t0).Round(time.Millisecond))

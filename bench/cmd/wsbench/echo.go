@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ccf874ba/websocket/bench/internal/wsb"
@@ -22,111 +20,27 @@ type cellResult struct {
 	err     error
 }
 
-// dialRawMany opens n raw client connections to addr with bounded
-// concurrency. It returns the connections made so far with the first error.
-func dialRawMany(addr string, n, conc int) ([]*wsb.RawClient, error) {
-	cs := make([]*wsb.RawClient, 0, n)
-	var mu sync.Mutex
-	var firstErr error
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, conc)
-	for i := 0; i < n && !failed.Load(); i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c, err := wsb.DialRaw(addr, "/", 10*time.Second)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				failed.Store(true)
-				return
-			}
-			cs = append(cs, c)
-		}()
-	}
-	wg.Wait()
-	return cs, firstErr
-}
-
 // serverCell measures one echo server under the common raw client.
 func serverCell(ch *child, conns, size int, warm, dur time.Duration) cellResult {
-	cs, err := dialRawMany(ch.addr, conns, 32)
-	defer func() {
+	cs, err := dialMany(conns, 32, func() (*wsb.RawClient, error) { return wsb.DialRaw(ch.addr, "/", 10*time.Second) })
+	closeAll := func() {
 		for _, c := range cs {
 			c.Close()
 		}
-	}()
+		cs = nil
+	}
+	defer closeAll()
 	if err != nil {
 		return cellResult{err: fmt.Errorf("dial: %w", err)}
 	}
 	deadline := time.Now().Add(warm + dur + 20*time.Second)
-	for _, c := range cs {
+	trips := make([]func() error, len(cs))
+	for i, c := range cs {
 		c.SetPayload(size)
 		c.NetConn().SetDeadline(deadline)
+		trips[i] = c.RoundTrip
 	}
-	counters := make([]paddedCounter, len(cs))
-	var stop atomic.Bool
-	errc := make(chan error, len(cs))
-	for i, c := range cs {
-		go func() {
-			for !stop.Load() {
-				if err := c.RoundTrip(); err != nil {
-					errc <- err
-					return
-				}
-				counters[i].n.Add(1)
-			}
-			errc <- nil
-		}()
-	}
-	waitEvery(counters, 2, 5*time.Second)
-	time.Sleep(warm)
-	c0 := sumCounters(counters)
-	s0, err0 := ch.stats()
-	t0 := time.Now()
-	time.Sleep(dur)
-	s1, err1 := ch.stats()
-	t1 := time.Now()
-	c1 := sumCounters(counters)
-	stop.Store(true)
-	var firstErr error
-	for range cs {
-		if err := <-errc; err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	for _, c := range cs {
-		c.Close()
-	}
-	cs = nil
-	if firstErr == nil {
-		firstErr = err0
-	}
-	if firstErr == nil {
-		firstErr = err1
-	}
-	if firstErr == nil {
-		firstErr = ch.waitIdle(10 * time.Second)
-	}
-	if firstErr != nil {
-		return cellResult{err: firstErr}
-	}
-	msgs := c1 - c0
-	el := t1.Sub(t0)
-	return cellResult{
-		rate:    float64(msgs) / el.Seconds(),
-		allocs:  float64(s1.mallocs-s0.mallocs) / float64(msgs),
-		bytes:   float64(s1.bytes-s0.bytes) / float64(msgs),
-		cpuUs:   float64(s1.cpu-s0.cpu) / 1e3 / float64(msgs),
-		elapsed: el,
-		msgs:    msgs,
-	}
+	return loadCell(ch, trips, warm, dur, closeAll)
 }
 
 // clientCell measures one library client (in its child) against the common

@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,7 +62,7 @@ func idleTest(lib string, n int, o *options) idleResult {
 		return r
 	}
 	t0 := time.Now()
-	cs, derr := dialRawMany(ch.addr, n, 64)
+	cs, derr := dialMany(n, 64, func() (*wsb.RawClient, error) { return wsb.DialRaw(ch.addr, "/", 10*time.Second) })
 	defer func() {
 		// Kill the server first: its side then holds the TIME_WAIT
 		// sockets, and the client's ephemeral ports are free at once.
@@ -75,26 +74,14 @@ func idleTest(lib string, n int, o *options) idleResult {
 	r.dialErr = derr
 	r.conns = len(cs)
 	// One echo on each, in parallel batches.
-	var wg sync.WaitGroup
-	var echoErr atomic.Value
-	sem := make(chan struct{}, 64)
-	for _, c := range cs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.NetConn().SetDeadline(time.Now().Add(30 * time.Second))
-			c.SetPayload(16)
-			if err := c.RoundTrip(); err != nil {
-				echoErr.CompareAndSwap(nil, err)
-			}
-			c.NetConn().SetDeadline(time.Time{})
-		}()
-	}
-	wg.Wait()
-	if e := echoErr.Load(); e != nil {
-		r.err = fmt.Errorf("echo: %v", e)
+	if err := parallel(len(cs), 64, func(i int) error {
+		c := cs[i]
+		c.NetConn().SetDeadline(time.Now().Add(30 * time.Second))
+		c.SetPayload(16)
+		defer c.NetConn().SetDeadline(time.Time{})
+		return c.RoundTrip()
+	}); err != nil {
+		r.err = fmt.Errorf("echo: %v", err)
 		return r
 	}
 	fmt.Fprintf(os.Stderr, "idle %-13s %d connections up and echoed in %v\n", lib, len(cs), time.Since(t0).Round(time.Millisecond))
