@@ -326,14 +326,24 @@ func (c *Conn) readWholeLocked(dst []byte) (MessageType, []byte, error) {
 	if int64(cap(b)-len(b)) < n {
 		b = slices.Grow(b, int(n))
 	}
+	b, err := c.appendMessage(b)
+	if err != nil {
+		return 0, dst, err
+	}
+	return c.rs.typ, b, nil
+}
+
+// appendMessage reads the rest of the open message into b's spare
+// capacity, growing b as needed, and returns it extended.
+func (c *Conn) appendMessage(b []byte) ([]byte, error) {
 	for {
 		m, err := c.readMessage(b[len(b):cap(b)])
 		b = b[:len(b)+m]
 		if err == io.EOF {
-			return c.rs.typ, b, nil
+			return b, nil
 		}
 		if err != nil {
-			return 0, dst, err
+			return b, err
 		}
 		if m == 0 && len(b) == cap(b) { // more to come and no room: grow
 			b = append(b, 0)[:len(b)]
@@ -360,21 +370,9 @@ func (c *Conn) readAssembled() (MessageType, []byte, error) {
 	if cap(b) < 4096 {
 		b = make([]byte, 0, 4096)
 	}
-	var err error
-	for {
-		var m int
-		m, err = c.readMessage(b[len(b):cap(b)])
-		b = b[:len(b)+m]
-		if err != nil {
-			break
-		}
-		if m == 0 && len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
+	b, err := c.appendMessage(b)
 	var out []byte
-	if err == io.EOF {
-		err = nil
+	if err == nil {
 		out = make([]byte, len(b))
 		copy(out, b)
 	}

@@ -2,6 +2,8 @@ package websocket
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -67,13 +69,9 @@ func (g *Group) Len() int {
 func (g *Group) Close(code StatusCode, reason string) {
 	g.mu.Lock()
 	g.closing, g.code, g.reason = true, code, reason
-	conns := make([]*Conn, 0, len(g.conns))
-	for c := range g.conns {
-		conns = append(conns, c)
-	}
 	g.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, c := range conns {
+	for _, c := range g.members() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -87,11 +85,12 @@ func (g *Group) Close(code StatusCode, reason string) {
 // [Broadcast] does, and returns what it returns. Connections that join
 // while it runs may or may not get the message.
 func (g *Group) Broadcast(ctx context.Context, pm *PreparedMessage) error {
+	return Broadcast(ctx, g.members(), pm)
+}
+
+// members returns the group's connections as they are now.
+func (g *Group) members() []*Conn {
 	g.mu.Lock()
-	conns := make([]*Conn, 0, len(g.conns))
-	for c := range g.conns {
-		conns = append(conns, c)
-	}
-	g.mu.Unlock()
-	return Broadcast(ctx, conns, pm)
+	defer g.mu.Unlock()
+	return slices.Collect(maps.Keys(g.conns))
 }
