@@ -164,6 +164,42 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// ratioHead returns the headers of the ratio columns: for each of ourLibs,
+// against gorilla (when gorilla is in the table) and against the best peer.
+func ratioHead(ourLibs []string, hasGorilla bool) []string {
+	var head []string
+	for _, ol := range ourLibs {
+		if hasGorilla {
+			head = append(head, ol+" ÷ gorilla")
+		}
+		head = append(head, ol+" ÷ best peer")
+	}
+	return head
+}
+
+// ratioCols returns the cells of the ratio columns of one row, in the
+// order of ratioHead; "–" where a value is missing.
+func ratioCols(ourLibs []string, hasGorilla bool, val func(string) (float64, bool), bestPeer string, best float64) []string {
+	var cols []string
+	gv, gok := val("gorilla")
+	for _, ol := range ourLibs {
+		ov, ok := val(ol)
+		if hasGorilla {
+			if ok && gok {
+				cols = append(cols, ratio(ov, gv))
+			} else {
+				cols = append(cols, "–")
+			}
+		}
+		if ok && bestPeer != "" {
+			cols = append(cols, ratio(ov, best))
+		} else {
+			cols = append(cols, "–")
+		}
+	}
+	return cols
+}
+
 // echoTables renders the tables of one echo matrix and collects summary
 // lines. The best peer is chosen among peers (nil: every library in libs
 // that is not ours).
@@ -193,12 +229,7 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 	// Throughput.
 	head := []string{"conns", "size"}
 	head = append(head, libs...)
-	for _, ol := range ourLibs {
-		if hasGorilla {
-			head = append(head, ol+" ÷ gorilla")
-		}
-		head = append(head, ol+" ÷ best peer")
-	}
+	head = append(head, ratioHead(ourLibs, hasGorilla)...)
 	head = append(head, "best peer")
 	var rows [][]string
 	for _, conns := range o.conns {
@@ -214,22 +245,7 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 			}
 			rate := get(conns, size, func(a agg) float64 { return a.rate })
 			bp, bv := bestPeer(peers, rate, true)
-			for _, ol := range ourLibs {
-				ov, ok := rate(ol)
-				if hasGorilla {
-					gv, gok := rate("gorilla")
-					if ok && gok {
-						row = append(row, ratio(ov, gv))
-					} else {
-						row = append(row, "–")
-					}
-				}
-				if ok && bp != "" {
-					row = append(row, ratio(ov, bv))
-				} else {
-					row = append(row, "–")
-				}
-			}
+			row = append(row, ratioCols(ourLibs, hasGorilla, rate, bp, bv)...)
 			row = append(row, bp)
 			rows = append(rows, row)
 			// Summary: our best variant against the best peer.
@@ -254,12 +270,7 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 	// CPU per message.
 	head = []string{"conns", "size"}
 	head = append(head, libs...)
-	for _, ol := range ourLibs {
-		if hasGorilla {
-			head = append(head, ol+" ÷ gorilla")
-		}
-		head = append(head, ol+" ÷ best peer")
-	}
+	head = append(head, ratioHead(ourLibs, hasGorilla)...)
 	head = append(head, "best peer")
 	rows = nil
 	for _, conns := range o.conns {
@@ -275,22 +286,7 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 			}
 			cpu := get(conns, size, func(a agg) float64 { return a.cpuUs })
 			bp, bv := bestPeer(peers, cpu, false)
-			for _, ol := range ourLibs {
-				ov, ok := cpu(ol)
-				if hasGorilla {
-					gv, gok := cpu("gorilla")
-					if ok && gok {
-						row = append(row, ratio(ov, gv))
-					} else {
-						row = append(row, "–")
-					}
-				}
-				if ok && bp != "" {
-					row = append(row, ratio(ov, bv))
-				} else {
-					row = append(row, "–")
-				}
-			}
+			row = append(row, ratioCols(ourLibs, hasGorilla, cpu, bp, bv)...)
 			row = append(row, bp)
 			rows = append(rows, row)
 		}
@@ -534,9 +530,7 @@ func framingTables(path string, summary *[]string) string {
 	for _, l := range libs {
 		head = append(head, l)
 	}
-	for _, ol := range ourLibs {
-		head = append(head, ol+" ÷ gorilla", ol+" ÷ best peer")
-	}
+	head = append(head, ratioHead(ourLibs, true)...)
 	head = append(head, "best peer")
 	var rows [][]string
 	for _, s := range sizes {
@@ -553,16 +547,7 @@ func framingTables(path string, summary *[]string) string {
 			row = append(row, fmt.Sprintf("%.0f ns (%.0f allocs, %s)", v, median(allocs[key{s, l}]), fmtBytes(median(bytes[key{s, l}]))))
 		}
 		bp, bv := bestPeer(libs, val, false)
-		gv, gok := val("gorilla")
-		for _, ol := range ourLibs {
-			ov, _ := val(ol)
-			if gok {
-				row = append(row, ratio(ov, gv))
-			} else {
-				row = append(row, "–")
-			}
-			row = append(row, ratio(ov, bv))
-		}
+		row = append(row, ratioCols(ourLibs, true, val, bp, bv)...)
 		row = append(row, bp)
 		rows = append(rows, row)
 		bo, bov := "", 0.0
