@@ -2,172 +2,45 @@ package websocket
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
-	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
-// StatusCode is a close status code (RFC 6455, Section 7.4; the IANA
-// "WebSocket Close Code Number Registry").
-type StatusCode int
-
-// The registered status codes. 1005, 1006 and 1015 are reserved for reporting
-// and are never sent on the wire.
-const (
-	StatusNormalClosure           StatusCode = 1000
-	StatusGoingAway               StatusCode = 1001
-	StatusProtocolError           StatusCode = 1002
-	StatusUnsupportedData         StatusCode = 1003
-	StatusNoStatusReceived        StatusCode = 1005
-	StatusAbnormalClosure         StatusCode = 1006
-	StatusInvalidFramePayloadData StatusCode = 1007
-	StatusPolicyViolation         StatusCode = 1008
-	StatusMessageTooBig           StatusCode = 1009
-	StatusMandatoryExtension      StatusCode = 1010
-	StatusInternalError           StatusCode = 1011
-	StatusServiceRestart          StatusCode = 1012
-	StatusTryAgainLater           StatusCode = 1013
-	StatusBadGateway              StatusCode = 1014
-	StatusTLSHandshake            StatusCode = 1015
-)
-
-var statusNames = map[StatusCode]string{
-	StatusNormalClosure:           "normal closure",
-	StatusGoingAway:               "going away",
-	StatusProtocolError:           "protocol error",
-	StatusUnsupportedData:         "unsupported data",
-	StatusNoStatusReceived:        "no status",
-	StatusAbnormalClosure:         "abnormal closure",
-	StatusInvalidFramePayloadData: "invalid payload data",
-	StatusPolicyViolation:         "policy violation",
-	StatusMessageTooBig:           "message too big",
-	StatusMandatoryExtension:      "mandatory extension",
-	StatusInternalError:           "internal server error",
-	StatusServiceRestart:          "service restart",
-	StatusTryAgainLater:           "try again later",
-	StatusBadGateway:              "bad gateway",
-	StatusTLSHandshake:            "TLS handshake",
-}
-
-// String returns the code and its registered name, as in "1001 (going away)".
-func (c StatusCode) String() string {
-	s := strconv.Itoa(int(c))
-	if name, ok := statusNames[c]; ok {
-		return s + " (" + name + ")"
-	}
-	return s
-}
-
-// CloseError is the close frame the peer sent. Reads return it once the
-// peer has closed the connection; use [CloseStatus] or errors.As to inspect
-// it. Code is [StatusNoStatusReceived] when the frame carried no code.
-//
-// A CloseError always describes what the peer sent. When this endpoint
-// fails the connection itself, reads return a [*ProtocolError] instead.
-type CloseError struct {
-	Code   StatusCode
-	Reason string
-}
-
-func (e CloseError) Error() string {
-	if e.Reason == "" {
-		return "websocket: peer closed " + e.Code.String()
-	}
-	return "websocket: peer closed " + e.Code.String() + ": " + e.Reason
-}
-
-// CloseStatus returns the code of the [CloseError] in err's chain, or -1
-// when there is none. It is the usual way to tell a clean close from a
-// failure:
-//
-//	if websocket.CloseStatus(err) == websocket.StatusNormalClosure { ... }
-func CloseStatus(err error) StatusCode {
-	var ce CloseError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return -1
-}
-
-// validReceivedCode reports whether a peer may send code in a close frame
-// (RFC 6455, Section 7.4). 1004 is reserved, 1005, 1006 and 1015 must never
-// appear on the wire, 1016-2999 are unassigned or reserved for future
-// revisions, and 3000-4999 belong to libraries and applications.
-func validReceivedCode(code StatusCode) bool {
-	switch {
-	case code >= 1000 && code <= 1003:
-		return true
-	case code >= 1007 && code <= 1014:
-		return true
-	case code >= 3000 && code <= 4999:
-		return true
-	}
-	return false
-}
-
-// parseClosePayload decodes the payload of a received close frame
-// (RFC 6455, Section 5.5.1). An empty payload means no code was given. A
-// 1-byte payload, an invalid code or a reason that is not UTF-8 is an error
-// whose Code is the close code to answer with.
-func parseClosePayload(p []byte) (code StatusCode, reason []byte, err error) {
-	switch {
-	case len(p) == 0:
-		return StatusNoStatusReceived, nil, nil
-	case len(p) == 1:
-		return 0, nil, errCloseTooShort
-	}
-	code = StatusCode(binary.BigEndian.Uint16(p))
-	if !validReceivedCode(code) {
-		return 0, nil, errInvalidCloseCode
-	}
-	if !utf8.Valid(p[2:]) {
-		return 0, nil, errInvalidCloseReasonUTF8
-	}
-	return code, p[2:], nil
-}
-
-// appendClosePayload appends a close frame payload to dst. The code
-// StatusNoStatusReceived gives an empty payload, as it must never be sent.
-// The reason is cut, at a code point boundary, to fit the 125-byte control
-// frame limit.
-func appendClosePayload(dst []byte, code StatusCode, reason string) []byte {
-	if code == StatusNoStatusReceived {
-		return dst
-	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(code))
-	if len(reason) > maxControlPayload-2 {
-		n := maxControlPayload - 2
-		for n > 0 && !utf8.RuneStart(reason[n]) {
-			n--
-		}
-		reason = reason[:n]
-	}
-	return append(dst, reason...)
-}
-
-// ---- the closing handshake (RFC 6455, Section 7) ----
+// This file is the end of a connection: the closing handshake of RFC 6455,
+// Section 7 (Close), the drop (CloseNow), and terminate, the one place that
+// marks a Conn closed for every goroutine.
 
 // Close performs the closing handshake: it sends a close frame with code and
 // reason, waits for the peer's close frame, then closes the TCP connection
 // (the server first, as Section 7.1.1 asks; a client waits for the server to
 // do so). The whole exchange is bounded by the close timeout of the options
-// (5 seconds by default); if it runs out, the connection is dropped.
+// (5 seconds by default); if it runs out, the connection is dropped and
+// Close returns [ErrCloseTimeout].
 //
-// Data messages that arrive while Close waits are discarded. The reason is
-// cut to fit a control frame (123 bytes). Close returns nil when the
-// handshake completed, and net.ErrClosed if the connection was already
-// closed.
+// code must be one that may be sent (RFC 6455, Section 7.4), or
+// [StatusNoStatusReceived] for a close frame without a code; the reason must
+// be UTF-8 and is cut to fit a control frame (123 bytes). Otherwise Close
+// returns an error wrapping [ErrInvalidCloseCode] and does nothing else.
+//
+// Data messages that arrive while Close waits are discarded. Close returns
+// nil when the handshake completed, including when the peer closed first
+// and this endpoint answered, and net.ErrClosed if the connection was
+// dropped or closed before.
 func (c *Conn) Close(code StatusCode, reason string) error {
-	if c.isClosed() {
-		return net.ErrClosed
+	if !checkCloseArgs(code, reason) {
+		return fmt.Errorf("%w: code %d, reason %q", ErrInvalidCloseCode, int(code), reason)
+	}
+	first := c.closeCalled.CompareAndSwap(false, true)
+	if c.closed.isSet() {
+		return c.closeResult(first)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.closeTimeout)
 	defer cancel()
-	if err := c.writeClose(ctx, code, reason); err != nil {
-		if errors.Is(err, net.ErrClosed) {
+	var buf [maxControlPayload]byte
+	if err := c.sendControl(ctx, opClose, appendClosePayload(buf[:0], code, reason)); err != nil {
+		if err == errCloseSent {
 			// A close frame went out already: another Close, or the
 			// reader answering the peer's. Let that handshake finish.
 			select {
@@ -175,27 +48,22 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 			case <-ctx.Done():
 				c.CloseNow()
 			}
-			return net.ErrClosed
+			return c.closeResult(first)
 		}
 		c.CloseNow()
 		return err
 	}
 	// Wait for the peer's close frame: a goroutine in Read will see it;
 	// with none, read it here.
-	if !c.readDone.isSet() {
-		if c.readMu.lockUnless(ctx, c.readDone.wait()) {
-			c.armRead(ctx)
-			for c.nextMessage() == nil {
-			}
-			c.armRead(context.Background())
-			c.readMu.unlock()
-		}
+	if stop, err := c.beginRead(ctx, c.readDone.wait()); err == nil {
+		c.discardAll()
+		c.endRead(stop)
 	}
 	var ce CloseError
 	switch {
-	case !c.readFinished():
+	case !c.readDone.isSet():
 		c.CloseNow()
-		return errCloseTimeout
+		return ErrCloseTimeout
 	case !errors.As(c.readErr, &ce):
 		c.CloseNow()
 		return c.readErr
@@ -204,53 +72,104 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	return nil
 }
 
-var errCloseTimeout = errors.New("websocket: timed out waiting for the peer's close frame")
+// closeResult is what Close returns for a Conn whose closing is done or
+// under way: nil to the first Close when the peer closed first and this
+// endpoint answered (the handshake is complete), otherwise why the Conn was
+// closed.
+func (c *Conn) closeResult(first bool) error {
+	if first && c.peerClosed.Load() {
+		return nil
+	}
+	if c.closed.isSet() {
+		return c.closeErr
+	}
+	return net.ErrClosed
+}
 
-// writeClose sends a close frame; net.ErrClosed means one was sent already.
-func (c *Conn) writeClose(ctx context.Context, code StatusCode, reason string) error {
-	var buf [maxControlPayload]byte
-	return c.writeControl(ctx, opClose, appendClosePayload(buf[:0], code, reason))
+// discardAll reads and drops messages until the read side ends (the peer's
+// close frame) or the read's context does. The caller is in the read side.
+func (c *Conn) discardAll() {
+	for {
+		if !c.recv.open {
+			if c.advance() != nil {
+				return
+			}
+			c.owner = ownerStream // not to be resumed by anyone
+		}
+		if c.discardMessage() != nil {
+			return
+		}
+	}
 }
 
 // sendClose sends a close frame, unless one was sent already, bounded by
-// the close timeout. It is used where the connection ends either way.
-func (c *Conn) sendClose(code StatusCode, reason string) {
+// the close timeout. It is used where the connection ends either way: the
+// answer to the peer's close frame, and the failure of the connection.
+func (c *Conn) sendClose(code StatusCode, reason string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.closeTimeout)
-	c.writeClose(ctx, code, reason)
-	cancel()
+	defer cancel()
+	var buf [maxControlPayload]byte
+	return c.sendControl(ctx, opClose, appendClosePayload(buf[:0], code, reason))
 }
 
 // CloseNow closes the TCP connection at once, without a closing handshake.
 // Blocked reads and writes return. It returns net.ErrClosed if the
 // connection was already closed.
 func (c *Conn) CloseNow() error {
-	err := net.ErrClosed
-	if c.closed.fire(nil) {
-		c.detach()
-		err = c.nc.Close()
-	} else {
-		// Cut short a shutdown that is waiting for the peer.
-		c.nc.Close()
+	if c.terminate(net.ErrClosed) {
+		return nil
 	}
-	return err
+	// Cut short a shutdown that is waiting for the peer.
+	c.nc.Close()
+	return net.ErrClosed
 }
 
-// detach stops the keepalive and leaves the group, once the Conn is closed.
+// terminate marks the Conn closed because of cause, for every goroutine:
+// blocked reads and writes return, later calls return the cause (wrapped
+// so that errors.Is(err, net.ErrClosed) holds), the Conn leaves its groups
+// and the keepalive stops. It reports whether this call closed the Conn.
+func (c *Conn) terminate(cause error) bool {
+	if !c.markClosed(cause) {
+		return false
+	}
+	c.nc.Close()
+	return true
+}
+
+// markClosed sets the closed signal with its cause and detaches the Conn
+// from what tracks it, if no call did so before.
+func (c *Conn) markClosed(cause error) bool {
+	ok := c.closed.fire(func() {
+		switch cause.(type) {
+		case *closedError:
+			c.closeErr = cause
+		default:
+			if cause == net.ErrClosed {
+				c.closeErr = cause
+			} else {
+				c.closeErr = &closedError{cause: cause}
+			}
+		}
+	})
+	if ok {
+		c.detach()
+	}
+	return ok
+}
+
+// detach stops the keepalive and leaves the groups, once the Conn is closed.
 func (c *Conn) detach() {
 	if c.keepAlive != nil {
 		c.keepAlive.stop()
 	}
 	c.groupMu.Lock()
-	g := c.group
+	groups := c.groups
+	c.groups = nil
 	c.groupMu.Unlock()
-	if g != nil {
+	for _, g := range groups {
 		g.remove(c)
 	}
 }
-
-// readFinished reports whether the read side has ended; only then may a
-// goroutine other than the reader look at readErr.
-func (c *Conn) readFinished() bool { return c.readDone.isSet() }
 
 func (c *Conn) isClosed() bool { return c.closed.isSet() }
 
@@ -265,10 +184,9 @@ func (c *Conn) isClosed() bool { return c.closed.isSet() }
 // the peer reads it. So the server half-closes and discards what arrives
 // until the peer closes too or the close timeout runs out.
 func (c *Conn) shutdown(handshakeDone bool) {
-	if !c.closed.fire(nil) {
+	if !c.markClosed(net.ErrClosed) {
 		return
 	}
-	c.detach()
 	if !handshakeDone && !c.client {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()

@@ -3,10 +3,8 @@ package websocket
 import (
 	"compress/flate"
 	"errors"
-	"io"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // CompressionOptions turns on permessage-deflate (RFC 7692) for a Conn, in
@@ -352,103 +350,4 @@ func checkDeflateResponse(values []string, o *CompressionOptions) (*deflateConfi
 		cfg.sendWindowBits = p.clientMaxWindowBits
 	}
 	return cfg, nil
-}
-
-// ---- flate state, pooled ----
-
-var flateWriterPools [12]sync.Pool // by level + 2: HuffmanOnly (-2) to BestCompression (9)
-
-func getFlateWriter(level int, w io.Writer) *flate.Writer {
-	if fw, ok := flateWriterPools[level+2].Get().(*flate.Writer); ok {
-		fw.Reset(w)
-		return fw
-	}
-	fw, _ := flate.NewWriter(w, level)
-	return fw
-}
-
-func putFlateWriter(level int, fw *flate.Writer) { flateWriterPools[level+2].Put(fw) }
-
-var flateReaderPool sync.Pool
-
-func getFlateReader(r io.Reader, dict []byte) io.ReadCloser {
-	if fr, ok := flateReaderPool.Get().(io.ReadCloser); ok {
-		fr.(flate.Resetter).Reset(r, dict)
-		return fr
-	}
-	return flate.NewReaderDict(r, dict)
-}
-
-func putFlateReader(fr io.ReadCloser) { flateReaderPool.Put(fr) }
-
-// windowedDeflate writes p to fw. Below 15 window bits, fw is flushed and
-// reset onto dst every 2^bits input bytes (pos counts the input since the
-// last reset), so that no back-reference reaches further than the window
-// the peer allows: compress/flate always searches 32 KiB.
-func windowedDeflate(fw *flate.Writer, dst io.Writer, p []byte, pos *int, bits int) error {
-	if bits >= 15 {
-		_, err := fw.Write(p)
-		return err
-	}
-	size := 1 << bits
-	for len(p) > 0 {
-		if *pos == size {
-			if err := fw.Flush(); err != nil {
-				return err
-			}
-			fw.Reset(dst)
-			*pos = 0
-		}
-		k := min(size-*pos, len(p))
-		if _, err := fw.Write(p[:k]); err != nil {
-			return err
-		}
-		*pos += k
-		p = p[k:]
-	}
-	return nil
-}
-
-// deflateTail ends every compressed message for the inflater: the 00 00 FF
-// FF that RFC 7692, Section 7.2.2 has the sender remove, then an empty final
-// stored block so the inflater reports io.EOF instead of waiting for more.
-var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
-
-// compressBufPool holds buffers for compressed output: room for a frame
-// header, then up to compressFrameSize bytes of payload.
-const compressFrameSize = 64 << 10
-
-var compressBufPool = sync.Pool{New: func() any {
-	b := make([]byte, maxHeaderSize+compressFrameSize)
-	return &b
-}}
-
-// window keeps the last n bytes of what was inflated, as the dictionary for
-// the next message under context takeover (RFC 7692, Section 7.2.3).
-type window struct {
-	buf []byte
-	max int
-}
-
-func (w *window) write(p []byte) {
-	if len(p) >= w.max {
-		if cap(w.buf) < w.max {
-			w.buf = make([]byte, 0, w.max)
-		}
-		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
-		return
-	}
-	need := len(w.buf) + len(p)
-	if need > cap(w.buf) && cap(w.buf) < w.max {
-		// Grow toward the window as history arrives, never past it: a
-		// connection that has carried little holds little.
-		nb := make([]byte, len(w.buf), min(w.max, max(2*cap(w.buf), need, 1024)))
-		copy(nb, w.buf)
-		w.buf = nb
-	}
-	if over := need - w.max; over > 0 {
-		n := copy(w.buf, w.buf[over:])
-		w.buf = w.buf[:n]
-	}
-	w.buf = append(w.buf, p...)
 }

@@ -164,32 +164,10 @@ func TestCheckDeflateResponse(t *testing.T) {
 	}
 }
 
-func TestWindow(t *testing.T) {
-	w := window{max: 8}
-	for _, s := range []string{"abc", "defg", "hi", "", "0123456789ABC", "x"} {
-		w.write([]byte(s))
-	}
-	if string(w.buf) != "6789ABCx" {
-		t.Fatalf("window = %q", w.buf)
-	}
-	// A 32 KiB window grows with the history and never past its size,
-	// against a byte-by-byte model of the last max bytes.
-	w = window{max: 32 << 10}
-	var all []byte
-	for i, n := range []int{10, 500, 2000, 100, 9000, 30000, 7, 40000, 3} {
-		p := bytes.Repeat([]byte{byte('a' + i)}, n)
-		p[0] = byte(i)
-		w.write(p)
-		all = append(all, p...)
-		want := all[max(0, len(all)-w.max):]
-		if !bytes.Equal(w.buf, want) || cap(w.buf) > w.max {
-			t.Fatalf("after %d bytes: window of %d bytes (cap %d), want the last %d", len(all), len(w.buf), cap(w.buf), len(want))
-		}
-		if i == 0 && cap(w.buf) > 1024 {
-			t.Fatalf("after 10 bytes the window holds %d bytes of capacity", cap(w.buf))
-		}
-	}
-}
+// deflateTail ends a compressed message for compress/flate's reader in
+// the tests: the 00 00 FF FF that RFC 7692, Section 7.2.2 has the sender
+// remove, then an empty final stored block so the reader reports io.EOF.
+var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
 // compressedPair returns a server and a client Conn with the given options,
 // connected through a real handshake.
@@ -197,7 +175,7 @@ func compressedPair(t *testing.T, server, client *CompressionOptions, limit int6
 	t.Helper()
 	ch := make(chan *Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r, &AcceptOptions{Compression: server, ReadLimit: limit, WriteBufferSize: 1024})
+		c, err := Accept(w, r, &AcceptOptions{ConnOptions: ConnOptions{Compression: server, ReadLimit: limit, WriteBufferSize: 1024}})
 		if err != nil {
 			t.Error(err)
 			ch <- nil
@@ -206,7 +184,7 @@ func compressedPair(t *testing.T, server, client *CompressionOptions, limit int6
 		ch <- c
 	}))
 	t.Cleanup(srv.Close)
-	cc, resp, err := Dial(context.Background(), wsURL(srv), &DialOptions{Compression: client, ReadLimit: limit, WriteBufferSize: 1024})
+	cc, resp, err := Dial(context.Background(), wsURL(srv), &DialOptions{ConnOptions: ConnOptions{Compression: client, ReadLimit: limit, WriteBufferSize: 1024}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,29 +43,25 @@ type DialOptions struct {
 	// used) in place of a net.Dialer.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	// ReadLimit is the largest message the Conn accepts, in bytes. Zero
-	// means DefaultReadLimit (1 MiB); a negative value means no limit.
-	ReadLimit int64
+	// HandshakeTimeout bounds the whole opening handshake (DNS, TCP,
+	// proxy, TLS and the HTTP exchange) when Dial's context has no earlier
+	// deadline, so that a server that accepts TCP and never answers cannot
+	// hang Dial(context.Background(), ...). Zero means 30 seconds.
+	HandshakeTimeout time.Duration
 
-	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's
-	// buffers. Zero means 4096.
-	ReadBufferSize, WriteBufferSize int
+	// ConnOptions configures the Conn: read limit, buffers, close
+	// timeout, keepalive, compression (offered; used only if the server
+	// accepts).
+	ConnOptions
+}
 
-	// CloseTimeout bounds the closing handshake. Zero means 5 seconds.
-	CloseTimeout time.Duration
+const defaultDialTimeout = 30 * time.Second
 
-	// PingInterval, if positive, turns on the keepalive: when nothing has
-	// arrived from the peer for PingInterval, the Conn pings it, and if no
-	// pong comes within PongTimeout (zero: PingInterval), it drops the
-	// connection and reads return ErrKeepAliveTimeout. This reaps
-	// half-open connections. It needs a goroutine in Read, which receives
-	// the pongs. Zero means no keepalive.
-	PingInterval, PongTimeout time.Duration
-
-	// Compression, if not nil, offers permessage-deflate (RFC 7692). The
-	// connection uses it only if the server accepts; see
-	// CompressionOptions for what it costs.
-	Compression *CompressionOptions
+func (o *DialOptions) check() error {
+	if o.HandshakeTimeout < 0 {
+		return optionError("HandshakeTimeout", o.HandshakeTimeout, "must not be negative")
+	}
+	return o.ConnOptions.check()
 }
 
 // maxResponseHeader bounds the size of the handshake response a server
@@ -77,7 +73,10 @@ const maxResponseHeader = 64 << 10
 // 6455, Section 4.1).
 //
 // ctx bounds the whole handshake: DNS, TCP, proxy, TLS and the HTTP
-// exchange; once Dial returns, ctx no longer matters. The *http.Response is
+// exchange, and so does the HandshakeTimeout of the options (30 seconds by
+// default) when ctx has no earlier deadline; once Dial returns, ctx no
+// longer matters. Options out of range are an error wrapping
+// [ErrBadOption], before anything is sent. The *http.Response is
 // the server's handshake response; it is returned with the error when the
 // server answered but refused, with up to 1 KiB of its body, so callers can
 // see the status. Errors from a refused handshake wrap [ErrBadHandshake].
@@ -85,6 +84,15 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if opts == nil {
 		opts = &DialOptions{}
 	}
+	if err := opts.check(); err != nil {
+		return nil, nil, err
+	}
+	timeout := opts.HandshakeTimeout
+	if timeout == 0 {
+		timeout = defaultDialTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("websocket: %w", err)
@@ -324,17 +332,7 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 	if n := br.Buffered(); n > 0 {
 		buffered, _ = br.Peek(n)
 	}
-	c := newConn(nc, connConfig{
-		client:          true,
-		subprotocol:     subprotocol,
-		readLimit:       opts.ReadLimit,
-		readBufferSize:  opts.ReadBufferSize,
-		writeBufferSize: opts.WriteBufferSize,
-		closeTimeout:    opts.CloseTimeout,
-		deflate:         deflate,
-		pingInterval:    opts.PingInterval,
-		pongTimeout:     opts.PongTimeout,
-	}, buffered)
+	c := newConn(nc, opts.config(true, subprotocol, deflate), buffered)
 	return c, resp, nil
 }
 
@@ -381,17 +379,11 @@ func checkResponse(resp *http.Response, key string, opts *DialOptions) (string, 
 // watchDeadline makes ctx bound the I/O on nc until the returned function
 // is called.
 func watchDeadline(ctx context.Context, nc net.Conn) (stop func()) {
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
-	if ctx.Done() == nil {
-		return func() {}
-	}
-	cancel := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
-	return func() {
-		cancel()
-		nc.SetDeadline(time.Time{})
-	}
+	d := &deadline{kind: bothDeadlines}
+	s := d.arm(ctx, nc)
+	// Once stop returns, no deadline of ctx's is left on nc, even if ctx
+	// ends at that very moment: the Conn made from nc starts clean.
+	return func() { d.disarm(s, nc) }
 }
 
 // ctxOr returns ctx's error if the I/O error ioErr was caused by ctx

@@ -394,7 +394,7 @@ func TestHostileDialMaskedFrames(t *testing.T) {
 				// Answer, then close: the client waits for it.
 				nc.Write((&rawPeer{}).frame(true, opClose, closePayload(code, "")))
 			})
-			c, _, err, _ := dialBounded(u, 5*time.Second, &DialOptions{CloseTimeout: time.Second})
+			c, _, err, _ := dialBounded(u, 5*time.Second, &DialOptions{ConnOptions: ConnOptions{CloseTimeout: time.Second}})
 			if err != nil {
 				t.Fatal(err)
 			}

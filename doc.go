@@ -33,18 +33,39 @@
 // pings and Close from any number of goroutines are serialised; a second
 // [Conn.Writer] waits for the first to be closed. Nothing panics on misuse.
 //
-// The Conn answers pings and the peer's close frame from inside Read, so an
-// application that only sends should still keep a goroutine reading.
+// The Conn sees pings, pongs and the peer's close frame only while a
+// goroutine reads, so an application that only sends should still keep a
+// goroutine reading. The reader never waits on a write: the pongs it owes
+// go out with the next frame any goroutine writes, or from a short-lived
+// goroutine of their own, so a peer that stops reading cannot stall it.
 //
 // # Contexts
 //
 // Every blocking method takes a context that bounds that call only. A
-// context that cannot end (context.Background) costs nothing. When a read's
-// context ends, the read returns ctx.Err() and the Conn stays usable: frames
-// are consumed only once complete, so the next read resumes where the
-// stream stands. A write whose context ends before its frame starts is
-// likewise harmless; one that ends part-way through a frame closes the Conn,
-// since the stream can no longer be framed.
+// context that cannot end (context.Background) costs nothing. What a
+// context that ends leaves behind depends on where the call stood:
+//
+//	call                  ctx ends before the frame or message starts   ctx ends part-way
+//	Read, ReadAppend      ctx.Err(); nothing consumed, Conn usable        ctx.Err(); Conn usable, the Conn keeps what
+//	                                                                     arrived and the next Read, ReadAppend or
+//	                                                                     Reader resumes the message: none is lost
+//	Reader                ctx.Err(); Conn usable                          its io.Reader returns ctx.Err(); the next
+//	                                                                     Reader, Read or ReadAppend discards the
+//	                                                                     rest of that message
+//	Write, WritePrepared  ctx.Err(); nothing sent, Conn usable            ctx.Err(); the Conn is closed (the stream
+//	                      (also while waiting for another writer)         can no longer be framed)
+//	Writer's Write/Close  before the message's first frame: ctx.Err(),    once its first frame is out: ctx.Err(),
+//	                      nothing sent, Conn usable (Close the writer)     the Conn is closed
+//	Ping                  ctx.Err(); Conn usable, also while waiting      part-way through the ping frame: the
+//	                      for the pong                                    Conn is closed
+//	control frames the    never bound by a caller's context: pongs go out with the next frame written or from a
+//	Conn sends itself     goroutine of their own, the close frame within the close timeout
+//
+// Reads can be resumed because frames are consumed only once the protocol
+// core has all it needs of them, and the state of a message (inflation
+// included) lives in the Conn, not on a call's stack. Over TLS, a write
+// whose deadline fires closes the Conn even if no byte had gone out:
+// crypto/tls cannot resume a write after a timeout.
 //
 // # Limits
 //
@@ -75,10 +96,23 @@
 //
 // # How the package is layered
 //
-// The protocol core — frame.go (header codec and legality checks), mask.go,
-// utf8.go and the payload half of close.go — works on byte slices only and
-// never touches a socket, a context or a clock; a test enforces it. conn.go
-// is the only file that moves bytes: it peeks a header from its own buffer,
-// asks the core whether it is legal, and consumes it only then. This split
-// is what makes the core easy to fuzz and the reader restartable.
+// The protocol core works on byte slices and values only and never touches
+// a socket, a context or a clock; a test enforces it. frame.go decodes and
+// checks frame headers; protocol.go holds the message level as two state
+// machines, the receiver (what a received frame means: continuation,
+// limits, fragment cap, UTF-8, close frames) and the sender (what may be
+// sent when); mask.go, utf8.go, inflate.go (a DEFLATE decoder that can stop
+// at any byte and resume) and status.go (close codes and payloads) are what
+// they use. Every transport drives the same core.
+//
+// The I/O shell moves bytes. conn.go makes the Conn; read.go is its read
+// side, with the one entry every read takes (Read, ReadAppend, Reader,
+// Close's wait for the peer); write.go its write side, with the one path
+// every frame takes; close.go the closing handshake and the one place that
+// marks a Conn closed; sync.go the lock, signal and deadline they share;
+// keepalive.go Ping and the keepalive; deflate.go the compression runtime.
+// handshake.go and dial.go are the opening handshakes (server and client),
+// compress.go the permessage-deflate negotiation, options.go the options
+// both sides share; group.go and prepared.go work on many Conns at once.
+// errors.go lists every error and who returns it.
 package websocket

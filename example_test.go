@@ -57,7 +57,9 @@ func ExampleAccept() {
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 			Subprotocols:   []string{"chat.v2", "chat.v1"},
 			OriginPatterns: []string{"*.example.com"},
-			ReadLimit:      16 << 20,
+			ConnOptions: websocket.ConnOptions{
+				ReadLimit: 16 << 20,
+			},
 		})
 		if err != nil {
 			return // Accept has answered with an HTTP error

@@ -206,8 +206,8 @@ func TestFaultCloseNotAnswered(t *testing.T) {
 			p.wantClose(StatusGoingAway)
 			err := within(t, "Close", closeTimeout+3*time.Second, closeErr)
 			d := time.Since(start)
-			if !errors.Is(err, errCloseTimeout) {
-				t.Errorf("Close = %v, want %v", err, errCloseTimeout)
+			if !errors.Is(err, ErrCloseTimeout) {
+				t.Errorf("Close = %v, want %v", err, ErrCloseTimeout)
 			}
 			if d < closeTimeout-50*time.Millisecond || d > closeTimeout+time.Second {
 				t.Errorf("Close took %v, close timeout %v", d, closeTimeout)
@@ -219,8 +219,8 @@ func TestFaultCloseNotAnswered(t *testing.T) {
 			readErr := goRead(c)
 			go io.Copy(io.Discard, p.nc)
 			err, d := bounded(t, func() error { return c.Close(StatusNormalClosure, "") })
-			if !errors.Is(err, errCloseTimeout) || d > closeTimeout+time.Second {
-				t.Errorf("Close = %v after %v, want %v", err, d, errCloseTimeout)
+			if !errors.Is(err, ErrCloseTimeout) || d > closeTimeout+time.Second {
+				t.Errorf("Close = %v after %v, want %v", err, d, ErrCloseTimeout)
 			}
 			if err := within(t, "Read", 3*time.Second, readErr); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("Read = %v, want net.ErrClosed", err)
@@ -244,8 +244,8 @@ func TestFaultCloseNotAnswered(t *testing.T) {
 				}
 			}()
 			err, d := bounded(t, func() error { return c.Close(StatusNormalClosure, "") })
-			if !errors.Is(err, errCloseTimeout) || d > closeTimeout+time.Second {
-				t.Errorf("Close = %v after %v, want %v", err, d, errCloseTimeout)
+			if !errors.Is(err, ErrCloseTimeout) || d > closeTimeout+time.Second {
+				t.Errorf("Close = %v after %v, want %v", err, d, ErrCloseTimeout)
 			}
 		})
 	}

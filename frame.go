@@ -1,9 +1,6 @@
 package websocket
 
-import (
-	"encoding/binary"
-	"strconv"
-)
+import "encoding/binary"
 
 // This file is part of the protocol core: it works on byte slices only and
 // never touches a socket, a context or a clock.
@@ -185,48 +182,3 @@ func checkHeader(h header, r frameRules) error {
 	}
 	return nil
 }
-
-// ProtocolError is a violation of RFC 6455 (or RFC 7692) that made this
-// endpoint fail the connection. Code is the close code it sent to the peer
-// before closing the TCP connection, Reason the text it sent with it.
-//
-// A ProtocolError always describes something this endpoint detected and
-// sent; what the peer sent arrives as a [CloseError]. The package's
-// ProtocolError values are allocated once, so hostile input never makes the
-// library allocate errors.
-type ProtocolError struct {
-	Code   StatusCode
-	Reason string
-}
-
-func (e *ProtocolError) Error() string {
-	return "websocket: " + e.Reason + " (sent close " + strconv.Itoa(int(e.Code)) + ")"
-}
-
-func protocolError(reason string) *ProtocolError {
-	return &ProtocolError{Code: StatusProtocolError, Reason: reason}
-}
-
-var (
-	errLengthOverflow         = protocolError("frame length has its most significant bit set")
-	errReservedBits           = protocolError("reserved bits set without an extension that defines them")
-	errUnknownOpcode          = protocolError("unknown opcode")
-	errUnmasked               = protocolError("client frame is not masked")
-	errMasked                 = protocolError("server frame is masked")
-	errFragmentedControl      = protocolError("fragmented control frame")
-	errControlTooLong         = protocolError("control frame payload longer than 125 bytes")
-	errUnexpectedContinuation = protocolError("continuation frame with no message open")
-	errExpectedContinuation   = protocolError("new data frame while a fragmented message is open")
-	errCloseTooShort          = protocolError("close frame payload of 1 byte")
-	errInvalidCloseCode       = protocolError("invalid close code")
-	errTooManyFragments       = &ProtocolError{Code: StatusMessageTooBig, Reason: "too many fragments in one message"}
-	errInvalidUTF8            = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
-	errBadCompressedData      = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "compressed message cannot be inflated"}
-	errLostContext            = &ProtocolError{Code: StatusInternalError, Reason: "compressed message abandoned part-way under context takeover"}
-	errInvalidCloseReasonUTF8 = &ProtocolError{Code: StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in close reason"}
-
-	// ErrMessageTooBig is returned by reads when a message exceeds the read
-	// limit. The connection has been failed with close code 1009
-	// (RFC 6455, Section 7.4.1).
-	ErrMessageTooBig error = &ProtocolError{Code: StatusMessageTooBig, Reason: "message exceeds the read limit"}
-)

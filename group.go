@@ -2,15 +2,17 @@ package websocket
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
 )
 
 // Group tracks connections so that they can be closed together, as when a
-// server shuts down, or sent one message together ([Group.Broadcast]). The zero value is ready to use. [Accept] adds each
-// Conn to AcceptOptions.Group; [Group.Add] adds any other. A Conn leaves its
-// group when it closes.
+// server shuts down, or sent one message together ([Group.Broadcast]). The
+// zero value is ready to use. [Accept] adds each Conn to AcceptOptions.Group; [Group.Add] adds it
+// to others: a Conn may be in any number of groups, and leaves all of them
+// when it closes.
 //
 // A typical server registers the group with its http.Server:
 //
@@ -39,11 +41,17 @@ func (g *Group) Add(c *Conn) {
 	if g.conns == nil {
 		g.conns = make(map[*Conn]struct{})
 	}
+	_, member := g.conns[c]
 	g.conns[c] = struct{}{}
-	c.groupMu.Lock()
-	c.group = g
-	c.groupMu.Unlock()
 	g.mu.Unlock()
+	if member {
+		return
+	}
+	c.groupMu.Lock()
+	c.groups = append(c.groups, g)
+	c.groupMu.Unlock()
+	// markClosed detaches a closing Conn from the groups it has then; one
+	// that closed before it was recorded above is taken out here.
 	if c.isClosed() {
 		g.remove(c)
 	}
@@ -65,8 +73,12 @@ func (g *Group) Len() int {
 // Close runs the closing handshake with code and reason on every
 // connection of the group at once, and returns when all are closed: each
 // within its own close timeout. Connections added later are closed as they
-// arrive.
-func (g *Group) Close(code StatusCode, reason string) {
+// arrive. A code or reason that [Conn.Close] would refuse is an error
+// wrapping [ErrInvalidCloseCode], and then nothing is closed.
+func (g *Group) Close(code StatusCode, reason string) error {
+	if !checkCloseArgs(code, reason) {
+		return fmt.Errorf("%w: code %d, reason %q", ErrInvalidCloseCode, int(code), reason)
+	}
 	g.mu.Lock()
 	g.closing, g.code, g.reason = true, code, reason
 	g.mu.Unlock()
@@ -79,6 +91,7 @@ func (g *Group) Close(code StatusCode, reason string) {
 		}()
 	}
 	wg.Wait()
+	return nil
 }
 
 // Broadcast sends pm to every open connection of the group, as

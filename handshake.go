@@ -15,10 +15,6 @@ import (
 	"time"
 )
 
-// ErrBadHandshake is wrapped by the errors Accept and Dial return when the
-// opening handshake fails.
-var ErrBadHandshake = errors.New("websocket: bad handshake")
-
 // acceptGUID is the GUID of RFC 6455, Section 1.3.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -34,7 +30,8 @@ func acceptKey(key string) string {
 }
 
 // AcceptOptions configures [Accept]. A nil *AcceptOptions means the
-// defaults of every field.
+// defaults of every field; Accept answers 500 Internal Server Error and
+// returns an error wrapping [ErrBadOption] for a value out of range.
 type AcceptOptions struct {
 	// Subprotocols lists the subprotocols the server speaks, in order of
 	// preference. The first one the client offered is chosen; with none
@@ -56,43 +53,28 @@ type AcceptOptions struct {
 	// cookies.
 	InsecureSkipVerify bool
 
-	// ReadLimit is the largest message the Conn accepts, in bytes. Zero
-	// means DefaultReadLimit (1 MiB); a negative value means no limit.
-	ReadLimit int64
-
-	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's
-	// buffers. Zero means 4096. Messages of any size pass through them;
-	// larger buffers mean fewer system calls for large messages.
-	ReadBufferSize, WriteBufferSize int
-
 	// HandshakeTimeout bounds the writing of the handshake response. Zero
 	// means 10 seconds. The reading of the request is bounded by the
 	// http.Server (ReadHeaderTimeout), before Accept is called.
 	HandshakeTimeout time.Duration
 
-	// CloseTimeout bounds the closing handshake: the wait for the peer's
-	// close frame and, on a client, for the server to close TCP. Zero
-	// means 5 seconds.
-	CloseTimeout time.Duration
-
-	// PingInterval, if positive, turns on the keepalive: when nothing has
-	// arrived from the peer for PingInterval, the Conn pings it, and if no
-	// pong comes within PongTimeout (zero: PingInterval), it drops the
-	// connection and reads return ErrKeepAliveTimeout. This reaps
-	// half-open connections. It needs a goroutine in Read, which receives
-	// the pongs. Zero means no keepalive.
-	PingInterval, PongTimeout time.Duration
-
 	// Group, if not nil, tracks the Conn, so that Group.Close can close it
 	// with the server's other connections.
 	Group *Group
 
-	// Compression, if not nil, accepts a client's permessage-deflate offer
-	// (RFC 7692). See CompressionOptions for what it costs.
-	Compression *CompressionOptions
+	// ConnOptions configures the Conn: read limit, buffers, close
+	// timeout, keepalive, compression.
+	ConnOptions
 }
 
 const defaultHandshakeTimeout = 10 * time.Second
+
+func (o *AcceptOptions) check() error {
+	if o.HandshakeTimeout < 0 {
+		return optionError("HandshakeTimeout", o.HandshakeTimeout, "must not be negative")
+	}
+	return o.ConnOptions.check()
+}
 
 // Accept validates a WebSocket opening handshake (RFC 6455, Section 4.2),
 // takes over the connection and returns it as a *Conn.
@@ -111,6 +93,10 @@ const defaultHandshakeTimeout = 10 * time.Second
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
+	}
+	if err := opts.check(); err != nil {
+		reject(w, http.StatusInternalServerError, errors.New("the server's WebSocket options are invalid"))
+		return nil, err
 	}
 	status, err := checkRequest(r)
 	if err == nil && !opts.InsecureSkipVerify {
@@ -162,7 +148,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	resp.WriteString("\r\n")
 
 	timeout := opts.HandshakeTimeout
-	if timeout <= 0 {
+	if timeout == 0 {
 		timeout = defaultHandshakeTimeout
 	}
 	nc.SetDeadline(time.Now().Add(timeout))
@@ -172,16 +158,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	}
 	nc.SetDeadline(time.Time{})
 
-	c := newConn(nc, connConfig{
-		subprotocol:     subprotocol,
-		readLimit:       opts.ReadLimit,
-		readBufferSize:  opts.ReadBufferSize,
-		writeBufferSize: opts.WriteBufferSize,
-		closeTimeout:    opts.CloseTimeout,
-		deflate:         deflate,
-		pingInterval:    opts.PingInterval,
-		pongTimeout:     opts.PongTimeout,
-	}, buffered)
+	c := newConn(nc, opts.config(false, subprotocol, deflate), buffered)
 	if opts.Group != nil {
 		opts.Group.Add(c)
 	}

@@ -763,7 +763,7 @@ func TestHostileHandshakeAllocation(t *testing.T) {
 // time linear in the header, allocating no more than a few times its size
 // (a quoted value is copied byte by byte into a growing buffer: some 5x).
 func TestHostileHandshakeExtensionsCompression(t *testing.T) {
-	opts := &AcceptOptions{Compression: &CompressionOptions{}}
+	opts := &AcceptOptions{ConnOptions: ConnOptions{Compression: &CompressionOptions{}}}
 	srv := newHandshakeServer(t, opts, func(s *http.Server) { s.MaxHeaderBytes = 16 << 20 }, nil)
 	const deflate = "permessage-deflate; server_no_context_takeover"
 	tests := []struct {

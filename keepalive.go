@@ -2,21 +2,82 @@ package websocket
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// ErrKeepAliveTimeout is returned by reads once the keepalive has dropped
-// the connection: nothing arrived within PingInterval, and no pong within
-// PongTimeout of the ping that followed. It is how half-open TCP
-// connections, whose peer vanished without a FIN, are reaped.
-var ErrKeepAliveTimeout = errors.New("websocket: keepalive timeout: no pong from the peer")
+// This file is liveness: Ping, the pong bookkeeping, and the keepalive that
+// reaps peers that vanished.
+
+// Ping sends a ping and waits for the matching pong (RFC 6455, Section
+// 5.5.2). The pong is received by the goroutine reading from the Conn, so
+// Ping only returns nil while another goroutine is in Read or Reader. ctx
+// bounds the call; when it ends, Ping returns ctx.Err() and the Conn stays
+// usable (unless the ping frame itself was cut part-way, as for Write).
+// Once the Conn is closed, Ping returns an error wrapping net.ErrClosed.
+func (c *Conn) Ping(ctx context.Context) error {
+	id, ch := c.expectPong()
+	defer c.forgetPong(id)
+	if err := c.sendControl(ctx, opPing, id[:]); err != nil {
+		return err
+	}
+	return c.awaitPong(ctx, ch)
+}
+
+func (c *Conn) expectPong() ([8]byte, chan struct{}) {
+	var id [8]byte
+	rand.Read(id[:])
+	ch := make(chan struct{})
+	c.pingMu.Lock()
+	if c.pings == nil {
+		c.pings = make(map[string]chan struct{})
+	}
+	c.pings[string(id[:])] = ch
+	c.pingMu.Unlock()
+	return id, ch
+}
+
+func (c *Conn) forgetPong(id [8]byte) {
+	c.pingMu.Lock()
+	delete(c.pings, string(id[:]))
+	c.pingMu.Unlock()
+}
+
+func (c *Conn) awaitPong(ctx context.Context, ch chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-c.readDone.wait():
+		return c.readErr
+	case <-c.closed.wait():
+		return c.closeErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pongReceived wakes the Ping that sent payload, if one waits.
+func (c *Conn) pongReceived(payload []byte) {
+	c.pingMu.Lock()
+	if ch, ok := c.pings[string(payload)]; ok {
+		delete(c.pings, string(payload))
+		close(ch)
+	}
+	c.pingMu.Unlock()
+}
 
 // keepAlive pings the peer when the connection has been silent for an
 // interval. It runs on a timer, so an idle connection costs no goroutine;
 // a goroutine exists only while a ping waits for its pong. Any bytes
 // received count as a sign of life, so a busy connection is never pinged.
+//
+// A pong can only be seen while a goroutine reads, so the wait for it is
+// counted only while one does: an application busy elsewhere, or a ping
+// that waits behind a long write, does not make a healthy peer look dead.
 type keepAlive struct {
 	c        *Conn
 	interval time.Duration
@@ -24,7 +85,15 @@ type keepAlive struct {
 	mu       sync.Mutex
 	timer    *time.Timer
 	seen     uint64 // c.received at the last tick
+
+	waitStart atomic.Int64 // when the reader began waiting for the network (clock), 0 while it does not
+	waited    atomic.Int64 // time the reader has spent waiting, in all
 }
+
+// clock is a monotonic time in nanoseconds, never 0.
+func clock() int64 { return int64(time.Since(clockBase)) + 1 }
+
+var clockBase = time.Now()
 
 func (c *Conn) startKeepAlive(interval, timeout time.Duration) {
 	if interval <= 0 {
@@ -46,6 +115,25 @@ func (k *keepAlive) stop() {
 	k.mu.Unlock()
 }
 
+// waiting is told when the reader starts and stops waiting for the network.
+func (k *keepAlive) waiting(on bool) {
+	if on {
+		k.waitStart.Store(clock())
+	} else if s := k.waitStart.Swap(0); s != 0 {
+		k.waited.Add(clock() - s)
+	}
+}
+
+// readerWaited returns the time the reader has spent waiting, in all,
+// including the wait under way.
+func (k *keepAlive) readerWaited() time.Duration {
+	w := k.waited.Load()
+	if s := k.waitStart.Load(); s != 0 {
+		w += clock() - s
+	}
+	return time.Duration(w)
+}
+
 func (k *keepAlive) tick() {
 	c := k.c
 	if c.isClosed() {
@@ -53,26 +141,65 @@ func (k *keepAlive) tick() {
 	}
 	if n := c.received.Load(); n != k.seen {
 		k.seen = n
-		k.reset()
+		k.reset(k.interval)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
-	err := c.Ping(ctx)
-	cancel()
-	switch {
-	case err == nil || c.received.Load() != k.seen:
+	switch alive, err := k.probe(); {
+	case alive:
 		k.seen = c.received.Load()
-		k.reset()
+		k.reset(k.interval)
+	case err == nil:
+		c.terminate(ErrKeepAliveTimeout)
 	case errors.Is(err, context.DeadlineExceeded):
-		c.keepAliveFailed.Store(true)
-		c.CloseNow()
+		// The ping could not even be sent in time: a long write holds
+		// the socket. That says nothing about the peer; look again later.
+		k.reset(k.interval)
+	}
+	// Any other error: the Conn is closed already.
+}
+
+// probe pings the peer and reports whether it answered (or sent anything)
+// while a goroutine was reading for at most the pong timeout. A nil error
+// with alive false means the peer is gone.
+func (k *keepAlive) probe() (alive bool, err error) {
+	c := k.c
+	id, ch := c.expectPong()
+	defer c.forgetPong(id)
+	// The ping waits behind other frames for up to an interval; a peer
+	// that does not take a frame this small within an interval and the
+	// pong timeout is gone.
+	ctx, cancel := context.WithTimeout(context.Background(), k.interval+k.timeout)
+	err = c.sendControl(ctx, opPing, id[:])
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	base, seen := k.readerWaited(), c.received.Load()
+	for {
+		left := k.timeout - (k.readerWaited() - base)
+		if left <= 0 {
+			return c.received.Load() != seen, nil
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-ch:
+			t.Stop()
+			return true, nil
+		case <-c.closed.wait():
+			t.Stop()
+			return false, net.ErrClosed
+		case <-t.C:
+		}
+		if c.received.Load() != seen {
+			return true, nil
+		}
 	}
 }
 
-func (k *keepAlive) reset() {
+func (k *keepAlive) reset(d time.Duration) {
 	k.mu.Lock()
 	if !k.c.isClosed() {
-		k.timer.Reset(k.interval)
+		k.timer.Reset(d)
 	}
 	k.mu.Unlock()
 }

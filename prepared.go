@@ -35,7 +35,7 @@ type deflateKey struct{ level, bits int }
 // are made on first use.
 func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
 	if typ != MessageText && typ != MessageBinary {
-		return nil, errBadMessageType
+		return nil, ErrBadMessageType
 	}
 	return &PreparedMessage{typ: typ, data: data}, nil
 }
@@ -72,7 +72,7 @@ func (pm *PreparedMessage) frame(cfg *deflateConfig) []byte {
 	if err != nil { // writing to a bytes.Buffer cannot fail
 		panic("websocket: compressing a prepared message: " + err.Error())
 	}
-	payload := bytes.TrimSuffix(z.Bytes(), deflateTail[:4])
+	payload := bytes.TrimSuffix(z.Bytes(), syncTail[:])
 	h.rsv = rsv1
 	h.length = int64(len(payload))
 	f := make([]byte, 0, maxHeaderSize+len(payload))
@@ -95,13 +95,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return err
 	}
 	defer c.msgMu.unlock()
-	if err := c.lockFrame(ctx); err != nil {
-		return err
-	}
-	defer c.frameMu.unlock()
-	stop := c.armWrite(ctx)
-	_, err := c.nc.Write(frame)
-	return c.disarmWrite(ctx, stop, err)
+	return c.send(ctx, &outFrame{op: opcode(pm.typ), fin: true, wire: frame})
 }
 
 // Broadcast sends pm to every connection in conns and returns once every

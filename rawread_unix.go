@@ -36,7 +36,15 @@ func (c *Conn) setupRawReader() {
 // fillRaw reads into an empty buffer through the raw connection.
 func (c *Conn) fillRaw() error {
 	r := c.raw
-	if err := r.rc.Read(r.fn); err != nil {
+	k := c.keepAlive
+	if k != nil {
+		k.waiting(true)
+	}
+	err := r.rc.Read(r.fn)
+	if k != nil {
+		k.waiting(false)
+	}
+	if err != nil {
 		return c.readFailed(err)
 	}
 	if err := r.err; err != nil {

@@ -68,7 +68,7 @@ func TestSoak(t *testing.T) {
 	var serverErrs sync.Map // unexpected server-side errors, by text
 	var serverWG sync.WaitGroup
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r, &AcceptOptions{CloseTimeout: 5 * time.Second})
+		c, err := Accept(w, r, &AcceptOptions{ConnOptions: ConnOptions{CloseTimeout: 5 * time.Second}})
 		if err != nil {
 			serverErrs.Store(err.Error(), true)
 			return
@@ -109,7 +109,7 @@ func TestSoak(t *testing.T) {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			c, _, err := Dial(ctx, u, &DialOptions{CloseTimeout: 5 * time.Second})
+			c, _, err := Dial(ctx, u, &DialOptions{ConnOptions: ConnOptions{CloseTimeout: 5 * time.Second}})
 			if err != nil {
 				dialErr.Store(fmt.Errorf("connection %d: %w", i, err))
 				return

@@ -1,6 +1,6 @@
 package websocket
 
-// The Conn's synchronization: ctxMutex and the one-shot events.
+// The Conn's synchronization: ctxMutex, the one-shot signal, deadlines.
 
 import (
 	"context"
@@ -27,12 +27,11 @@ func TestCtxMutexGiveUp(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	close(stop)
-	if m.lockUnless(context.Background(), stop) {
+	if m.lockUnless(nil, stop) {
 		t.Fatal("lockUnless took a held mutex although stop was closed")
 	}
 	m.unlock()
-	// The goroutine that waited for the first waiter must have released
-	// the lock it took on its behalf.
+	// The waiters that gave up must have left the lock free.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
 	if err := m.lock(ctx2); err != nil {
@@ -53,7 +52,7 @@ func TestCtxMutexHandOver(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatalf("waiting lock = %v, want the lock", err)
 	}
-	if m.mu.TryLock() {
+	if m.tryLock() {
 		t.Fatal("the lock is free although the waiter took it")
 	}
 	m.unlock()

@@ -78,8 +78,10 @@ func main() {
 
 func dialOptions() *websocket.DialOptions {
 	return &websocket.DialOptions{
-		ReadLimit:   readLimit,
-		Compression: compression,
+		ConnOptions: websocket.ConnOptions{
+			ReadLimit:   readLimit,
+			Compression: compression,
+		},
 	}
 }
 

@@ -66,9 +66,11 @@ type echoHandler struct {
 
 func (h *echoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		ReadLimit:          64 << 20,
 		InsecureSkipVerify: true,
-		Compression:        compression,
+		ConnOptions: websocket.ConnOptions{
+			ReadLimit:   64 << 20,
+			Compression: compression,
+		},
 	})
 	if err != nil {
 		if h.verbose {

@@ -100,7 +100,7 @@ func newRoom(ctx context.Context) *room {
 func (rm *room) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The page is served by this same host, so the default origin check
 	// (same host only) lets it in and keeps other sites' pages out.
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{ReadLimit: maxMessageSize})
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{ConnOptions: websocket.ConnOptions{ReadLimit: maxMessageSize}})
 	if err != nil {
 		log.Printf("%s: %v", r.RemoteAddr, err)
 		return

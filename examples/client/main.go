@@ -34,7 +34,7 @@ func main() {
 	readLimit := flag.Int64("read-limit", 64<<20, "largest message accepted, in bytes")
 	compress := flag.Bool("compress", false, "offer permessage-deflate (RFC 7692)")
 	flag.Parse()
-	opts := &websocket.DialOptions{ReadLimit: *readLimit}
+	opts := &websocket.DialOptions{ConnOptions: websocket.ConnOptions{ReadLimit: *readLimit}}
 	if *compress {
 		opts.Compression = &websocket.CompressionOptions{}
 	}

@@ -68,10 +68,12 @@ func main() {
 		stream:  *stream,
 		verbose: *verbose,
 		opts: websocket.AcceptOptions{
-			ReadLimit:          *readLimit,
 			InsecureSkipVerify: *anyOrigin,
 			OriginPatterns:     splitList(*origins),
-			Compression:        copts,
+			ConnOptions: websocket.ConnOptions{
+				ReadLimit:   *readLimit,
+				Compression: copts,
+			},
 		},
 	}
 	if err := run(ctx, *addr, s); err != nil {

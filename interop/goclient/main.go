@@ -576,7 +576,7 @@ func (t *tester) run() {
 	})
 
 	t.check("read-limit-closes-1009", 10*time.Second, func(ctx context.Context) error {
-		c, path, err := t.dial(ctx, "", &websocket.DialOptions{ReadLimit: 1024})
+		c, path, err := t.dial(ctx, "", &websocket.DialOptions{ConnOptions: websocket.ConnOptions{ReadLimit: 1024}})
 		if err != nil {
 			return err
 		}

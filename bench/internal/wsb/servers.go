@@ -154,7 +154,7 @@ func (s *oursServer) Broadcast(p []byte, prepared bool) (int, error) {
 // goroutine of its own and return, so that net/http frees what it keeps
 // for the request while the connection lives.
 func (s *oursServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := ours.Accept(w, r, &ours.AcceptOptions{InsecureSkipVerify: true, Compression: s.comp})
+	c, err := ours.Accept(w, r, &ours.AcceptOptions{InsecureSkipVerify: true, ConnOptions: ours.ConnOptions{Compression: s.comp}})
 	if err != nil {
 		return
 	}
