@@ -19,46 +19,6 @@ import (
 // error, and leaves no goroutine behind (TestMain checks the last part
 // for the whole run; each test waits for the goroutines it starts).
 
-// within waits for ch, failing the test if it takes longer than d.
-func within[T any](t *testing.T, what string, d time.Duration, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(d):
-		t.Fatalf("%s did not return within %v", what, d)
-		panic("unreachable")
-	}
-}
-
-// goRead runs c.Read in a goroutine and returns the channel of its error.
-func goRead(c *Conn) <-chan error {
-	ch := make(chan error, 1)
-	go func() {
-		_, _, err := c.Read(context.Background())
-		ch <- err
-	}()
-	return ch
-}
-
-// isConnLost reports whether err is what a read returns when the TCP
-// connection ends without a closing handshake (RFC 6455, Section 7.1.5,
-// close code 1006): a *netError wrapping io.ErrUnexpectedEOF or the
-// network's error.
-func isConnLost(err error) bool {
-	var ne *netError
-	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "1006") || CloseStatus(err) != -1 {
-		return false
-	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-// reset makes Close of nc send RST instead of FIN.
-func reset(nc net.Conn) {
-	nc.(*net.TCPConn).SetLinger(0)
-	nc.Close()
-}
-
 // An http.Server with ReadHeaderTimeout gives up on a handshake trickled
 // one byte at a time; Accept never runs and the server stays healthy.
 func TestFaultTrickledHandshake(t *testing.T) {

@@ -22,44 +22,6 @@ import (
 // at once. Each case asserts the close code the peer receives, the error
 // the reader sees, and that memory and time stay bounded.
 
-// allocatedDuring returns how many bytes the process allocated while f ran
-// (runtime.MemStats.TotalAlloc), a bound on what f made the library
-// allocate.
-func allocatedDuring(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-// liveHeap returns the live heap after a full collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// rawHeader builds a frame header with any 64-bit length, bypassing the
-// minimal-encoding rule of appendHeader for lengths it cannot express.
-func rawHeader(fin bool, op opcode, masked bool, length uint64) []byte {
-	b0 := byte(op)
-	if fin {
-		b0 |= 0x80
-	}
-	b1 := byte(127)
-	if masked {
-		b1 |= 0x80
-	}
-	b := []byte{b0, b1}
-	b = binary.BigEndian.AppendUint64(b, length)
-	if masked {
-		b = append(b, 0x37, 0xfa, 0x21, 0x3d)
-	}
-	return b
-}
-
 // maxHeaderAlloc is how much the whole of one hostile-header case (read,
 // close exchange, errors) may allocate: a few small buffers, nothing that
 // grows with the declared length.

@@ -5,7 +5,6 @@ package websocket
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,33 +108,4 @@ func TestCtxMutexExclusion(t *testing.T) {
 		t.Fatalf("lock at the end = %v: a waiter that gave up kept it", err)
 	}
 	t.Logf("taken %d, gave up %d", taken.Load(), gaveUp.Load())
-}
-
-// CloseNow cuts short a shutdown that waits for the peer to hang up after
-// the Conn failed the connection.
-func TestCloseNowCutsShutdownShort(t *testing.T) {
-	c, p := newTestConn(t, false, connConfig{closeTimeout: 10 * time.Second})
-	p.send(true, opcode(3), nil) // reserved opcode: the Conn fails with 1002
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := c.Read(context.Background())
-		done <- err
-	}()
-	p.wantClose(StatusProtocolError)
-	// The peer keeps the connection open: the reader is draining it now.
-	time.Sleep(50 * time.Millisecond)
-	start := time.Now()
-	if err := c.CloseNow(); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("CloseNow during shutdown = %v, want net.ErrClosed", err)
-	}
-	select {
-	case err := <-done:
-		var perr *ProtocolError
-		if !errors.As(err, &perr) {
-			t.Fatalf("Read = %v, want the protocol error", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Read still blocked 2 s after CloseNow")
-	}
-	t.Logf("Read returned %v after CloseNow", time.Since(start))
 }
