@@ -380,7 +380,7 @@ func checkResponse(resp *http.Response, key string, opts *DialOptions) (string, 
 // is called.
 func watchDeadline(ctx context.Context, nc net.Conn) (stop func()) {
 	d := &deadline{kind: bothDeadlines}
-	s := d.arm(ctx, nc)
+	s := d.arm(ctx, ctx.Done(), nc)
 	// Once stop returns, no deadline of ctx's is left on nc, even if ctx
 	// ends at that very moment: the Conn made from nc starts clean.
 	return func() { d.disarm(s, nc) }

@@ -90,22 +90,30 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 // makes ctx bound the socket reads to come. endRead undoes all of it, so no
 // callback registered for ctx outlives the call.
 func (c *Conn) beginRead(ctx context.Context, stop <-chan struct{}) (func() bool, error) {
-	if !c.readMu.lockUnless(ctx.Done(), stop) {
+	done := ctx.Done()
+	if !c.readMu.lockUnless(done, stop) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return nil, errCloseTimeoutWait
+		return nil, errReadEnded
+	}
+	if c.readErr == nil && c.closed.isSet() {
+		// Closed by CloseNow, the keepalive or a failed write: what is
+		// still buffered is not delivered.
+		c.readFatal(c.closeErr)
 	}
 	if c.readErr != nil {
 		c.readMu.unlock()
 		return nil, c.readErr
 	}
-	if err := ctx.Err(); err != nil {
-		c.readMu.unlock()
-		return nil, err
+	if done != nil {
+		if err := ctx.Err(); err != nil {
+			c.readMu.unlock()
+			return nil, err
+		}
 	}
 	c.rctx = ctx
-	return c.readDeadline.arm(ctx, c.nc), nil
+	return c.readDeadline.arm(ctx, done, c.nc), nil
 }
 
 func (c *Conn) endRead(stop func() bool) {
@@ -114,9 +122,9 @@ func (c *Conn) endRead(stop func() bool) {
 	c.readMu.unlock()
 }
 
-// errCloseTimeoutWait is what beginRead returns when its stop channel
-// closed first; only Close passes one, and it does not return it.
-var errCloseTimeoutWait = errors.New("websocket: read side ended while waiting")
+// errReadEnded is what beginRead returns when its stop channel closed
+// first; only Close passes one, and it does not return the error.
+var errReadEnded = errors.New("websocket: read side ended while waiting")
 
 // assemblePool holds the buffers in which Read assembles a message whose
 // size the first frame does not tell (fragmented or compressed), so that

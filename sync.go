@@ -215,24 +215,21 @@ func (d *deadline) apply(nc net.Conn, t time.Time) {
 	}
 }
 
-// arm makes ctx bound the I/O on nc to come and returns the stop function
-// to give to disarm (nil when there is nothing to stop). A context that can
-// never end costs nothing.
-func (d *deadline) arm(ctx context.Context, nc net.Conn) (stop func() bool) {
-	t, hasDeadline := ctx.Deadline()
-	done := ctx.Done()
-	if done == nil && !hasDeadline {
+// arm makes ctx, whose Done channel is done, bound the I/O on nc to come
+// and returns the stop function to give to disarm (nil when there is
+// nothing to stop). A context that can never end (done == nil) costs
+// nothing: by the context package's contract it has no deadline either.
+func (d *deadline) arm(ctx context.Context, done <-chan struct{}, nc net.Conn) (stop func() bool) {
+	if done == nil {
 		return nil
 	}
+	t, hasDeadline := ctx.Deadline()
 	d.mu.Lock()
 	d.gen++
 	gen := d.gen
 	d.apply(nc, t) // zero when ctx has no deadline
 	d.set = hasDeadline
 	d.mu.Unlock()
-	if done == nil {
-		return nil
-	}
 	return context.AfterFunc(ctx, func() {
 		d.mu.Lock()
 		if d.gen == gen {

@@ -86,30 +86,33 @@ type outFrame struct {
 //     stream that can no longer be framed: the Conn is closed, for every
 //     goroutine, and later calls say why.
 func (c *Conn) send(ctx context.Context, f *outFrame) error {
-	if err := c.frameMu.lock(ctx); err != nil {
-		return c.unsent(f.op, err)
+	done := ctx.Done()
+	if !c.frameMu.lockUnless(done, nil) {
+		return c.unsent(f.op, ctx.Err())
 	}
 	defer c.frameMu.unlock()
 	if c.closed.isSet() {
 		return c.closeErr
 	}
-	if err := ctx.Err(); err != nil {
-		return c.unsent(f.op, err)
+	if done != nil {
+		if err := ctx.Err(); err != nil {
+			return c.unsent(f.op, err)
+		}
 	}
 	if q := c.pongs.Load(); q != nil && q.queued.Load() > 0 {
 		if err := c.flushPongs(ctx, q, false); err != nil {
 			return err
 		}
 	}
-	return c.sendLocked(ctx, f)
+	return c.sendLocked(ctx, done, f)
 }
 
-// sendLocked writes f; the caller holds frameMu.
-func (c *Conn) sendLocked(ctx context.Context, f *outFrame) error {
+// sendLocked writes f; the caller holds frameMu. done is ctx.Done().
+func (c *Conn) sendLocked(ctx context.Context, done <-chan struct{}, f *outFrame) error {
 	if err := c.snd.check(f.op); err != nil {
 		return err
 	}
-	stop := c.writeDeadline.arm(ctx, c.nc)
+	stop := c.writeDeadline.arm(ctx, done, c.nc)
 	n, err := c.emit(f)
 	c.writeDeadline.disarm(stop, c.nc)
 	if err != nil {
@@ -480,7 +483,7 @@ func (c *Conn) flushPongs(ctx context.Context, q *pongQueue, last bool) error {
 		if c.snd.closed || c.closed.isSet() {
 			continue
 		}
-		if err := c.sendLocked(ctx, &outFrame{op: opPong, fin: true, p: p, buf: c.ctrlBuf[:]}); err != nil {
+		if err := c.sendLocked(ctx, ctx.Done(), &outFrame{op: opPong, fin: true, p: p, buf: c.ctrlBuf[:]}); err != nil {
 			if last {
 				for _, ok := q.pop(buf[:0], true); ok; _, ok = q.pop(buf[:0], true) {
 				}
