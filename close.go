@@ -153,6 +153,9 @@ func (c *Conn) markClosed(cause error) bool {
 	})
 	if ok {
 		c.detach()
+		if c.closeHook != nil {
+			c.closeHook()
+		}
 	}
 	return ok
 }
@@ -172,6 +175,12 @@ func (c *Conn) detach() {
 }
 
 func (c *Conn) isClosed() bool { return c.closed.isSet() }
+
+// Done returns a channel that is closed when the connection has ended, for
+// any reason: a closing handshake, CloseNow, a failure of the connection
+// by either side, the keepalive, or the network. After it is closed, every
+// call on the Conn returns an error.
+func (c *Conn) Done() <-chan struct{} { return c.closed.wait() }
 
 // shutdown closes the TCP connection once close frames have been exchanged
 // (handshakeDone) or the connection has been failed.

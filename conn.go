@@ -118,6 +118,7 @@ type Conn struct {
 
 	closed      signal      // set when the connection is (being) closed, with closeErr
 	closeErr    error       // what calls return once closed
+	closeHook   func()      // runs once closed (the Handler's request context)
 	closeCalled atomic.Bool // Close has been called
 	peerClosed  atomic.Bool // the peer closed first and this endpoint answered
 }

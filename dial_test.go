@@ -172,12 +172,12 @@ func TestDialOptions(t *testing.T) {
 // An HTTP proxy that supports CONNECT, as the client meets one in the
 // field; it counts the tunnels it made and checks credentials.
 func TestDialThroughProxy(t *testing.T) {
-	srv := httptest.NewServer(Handler(func(c *Conn) {
+	srv := httptest.NewServer(&Handler{Serve: func(c *Conn, r *http.Request) {
 		typ, b, err := c.Read(context.Background())
 		if err == nil {
 			c.Write(context.Background(), typ, b)
 		}
-	}))
+	}})
 	defer srv.Close()
 	var tunnels atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -223,12 +223,12 @@ func TestDialThroughProxy(t *testing.T) {
 }
 
 func TestDialTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(Handler(func(c *Conn) {
+	srv := httptest.NewTLSServer(&Handler{Serve: func(c *Conn, r *http.Request) {
 		typ, b, err := c.Read(context.Background())
 		if err == nil {
 			c.Write(context.Background(), typ, b)
 		}
-	}))
+	}})
 	defer srv.Close()
 	u := "wss" + strings.TrimPrefix(srv.URL, "https")
 	if _, _, err := Dial(context.Background(), u, nil); err == nil {

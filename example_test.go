@@ -17,7 +17,7 @@ import (
 
 // An echo server, mounted as an http.Handler, and a client talking to it.
 func Example_echo() {
-	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
 		for {
 			typ, msg, err := c.Read(context.Background())
 			if err != nil {
@@ -27,7 +27,7 @@ func Example_echo() {
 				return
 			}
 		}
-	}))
+	}})
 	defer srv.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -88,7 +88,7 @@ func ExampleAccept() {
 
 // A plain HTTP request to a WebSocket endpoint gets 426 Upgrade Required.
 func ExampleHandler() {
-	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {}))
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {}})
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -102,7 +102,7 @@ func ExampleHandler() {
 // Streaming: the server writes a message in pieces with Writer, the client
 // consumes it with Reader without holding it all in memory.
 func ExampleConn_Reader() {
-	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
 		w, err := c.Writer(context.Background(), websocket.MessageBinary)
 		if err != nil {
 			return
@@ -111,7 +111,7 @@ func ExampleConn_Reader() {
 			w.Write([]byte("0123456789"))
 		}
 		w.Close()
-	}))
+	}})
 	defer srv.Close()
 	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	if err != nil {
@@ -129,9 +129,9 @@ func ExampleConn_Reader() {
 
 // Telling a clean close from a failure.
 func ExampleCloseStatus() {
-	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
 		c.Close(websocket.StatusGoingAway, "restarting")
-	}))
+	}})
 	defer srv.Close()
 	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	if err != nil {
@@ -149,11 +149,11 @@ func ExampleCloseStatus() {
 // oversized message gets close code 1009.
 func ExampleConn_SetReadLimit() {
 	serverErr := make(chan error, 1)
-	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
 		c.SetReadLimit(10)
 		_, _, err := c.Read(context.Background())
 		serverErr <- err
-	}))
+	}})
 	defer srv.Close()
 	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	if err != nil {
@@ -176,13 +176,13 @@ func ExampleBroadcast() {
 		clients []*websocket.Conn
 		joined  = make(chan struct{}, 3)
 	)
-	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
 		mu.Lock()
 		clients = append(clients, c)
 		mu.Unlock()
 		joined <- struct{}{}
 		c.Read(context.Background()) // answers pings and close frames until the client leaves
-	}))
+	}})
 	defer srv.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

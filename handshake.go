@@ -6,11 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log"
 	"net/http"
 	"net/url"
 	"path"
-	"runtime"
 	"strings"
 	"time"
 )
@@ -91,6 +89,12 @@ func (o *AcceptOptions) check() error {
 // the request (the request's context ends then, so do not use it for the
 // Conn). [Handler] does this.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	return accept(w, r, opts, nil)
+}
+
+// accept is Accept; closeHook, if not nil, runs once the Conn is closed
+// (it is set before the Conn can be seen by anyone, a Group included).
+func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHook func()) (*Conn, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
@@ -159,6 +163,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	nc.SetDeadline(time.Time{})
 
 	c := newConn(nc, opts.config(false, subprotocol, deflate), buffered)
+	c.closeHook = closeHook
 	if opts.Group != nil {
 		opts.Group.Add(c)
 	}
@@ -179,41 +184,6 @@ func reject(w http.ResponseWriter, status int, err error) {
 		h.Set("Allow", "GET")
 	}
 	http.Error(w, http.StatusText(status)+": "+err.Error(), status)
-}
-
-// Handler is an http.Handler for a WebSocket endpoint: it accepts the
-// connection with default options and calls the function with it. When the
-// function returns, the connection is closed with StatusNormalClosure if it
-// is still open. For other options, write the handler around [Accept].
-//
-// The function runs on a goroutine of its own, and ServeHTTP returns at
-// once: that lets net/http free the buffers it keeps for a request (about
-// 10 KiB) for as long as the connection lives. As net/http does for
-// handlers, a panic in the function is recovered and logged; the connection
-// is then closed with StatusInternalError.
-type Handler func(*Conn)
-
-// ServeHTTP implements http.Handler.
-func (f Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	go f.serve(c)
-}
-
-func (f Handler) serve(c *Conn) {
-	defer func() {
-		if err := recover(); err != nil {
-			buf := make([]byte, 64<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			log.Printf("websocket: panic serving %s: %v\n%s", c.RemoteAddr(), err, buf)
-			c.Close(StatusInternalError, "")
-			return
-		}
-		c.Close(StatusNormalClosure, "")
-	}()
-	f(c)
 }
 
 // checkRequest validates the client's opening handshake (RFC 6455, Section

@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -232,37 +230,6 @@ func TestAcceptResponses(t *testing.T) {
 	})
 }
 
-func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(Handler(func(c *Conn) {
-		typ, b, err := c.Read(context.Background())
-		if err == nil {
-			c.Write(context.Background(), typ, b)
-		}
-	}))
-	defer srv.Close()
-	c, _, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.Write(context.Background(), MessageText, []byte("hi"))
-	if _, b, err := c.Read(context.Background()); err != nil || string(b) != "hi" {
-		t.Fatalf("Read = %q, %v", b, err)
-	}
-	// The handler returned: the server closes with 1000.
-	if _, _, err := c.Read(context.Background()); CloseStatus(err) != StatusNormalClosure {
-		t.Fatalf("Read = %v, want close 1000", err)
-	}
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUpgradeRequired {
-		t.Errorf("plain GET: %v, want 426", resp.Status)
-	}
-}
-
 // FuzzCheckRequest feeds arbitrary header values to the handshake checks:
 // they must never panic, and must accept only what the RFC allows.
 func FuzzCheckRequest(f *testing.F) {
@@ -291,33 +258,4 @@ func FuzzCheckRequest(f *testing.F) {
 			t.Fatalf("selected %q", p)
 		}
 	})
-}
-
-// A panic in a Handler function is recovered, like net/http does for
-// handlers, and the client sees 1011; the server keeps serving.
-func TestHandlerPanic(t *testing.T) {
-	log.SetOutput(io.Discard)
-	defer log.SetOutput(os.Stderr)
-	srv := httptest.NewServer(Handler(func(c *Conn) {
-		if _, b, _ := c.Read(context.Background()); string(b) == "boom" {
-			panic("boom")
-		}
-	}))
-	defer srv.Close()
-	for _, msg := range []string{"boom", "fine"} {
-		c, _, err := Dial(context.Background(), wsURL(srv), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Write(context.Background(), MessageText, []byte(msg))
-		_, _, err = c.Read(context.Background())
-		want := StatusNormalClosure
-		if msg == "boom" {
-			want = StatusInternalError
-		}
-		if CloseStatus(err) != want {
-			t.Errorf("%s: Read = %v, want close %v", msg, err, want)
-		}
-		c.CloseNow()
-	}
 }

@@ -519,7 +519,12 @@ func (c *Conn) readFailed(err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return c.readFatal(&netError{op: "read", err: err})
+	// The connection is lost (RFC 6455, Section 7.1.5: 1006): the Conn
+	// is over for everyone, not only for the reader.
+	ne := &netError{op: "read", err: err}
+	err = c.readFatal(ne)
+	c.terminate(ne)
+	return err
 }
 
 // readFatal ends the read side with err, which every later read returns.
