@@ -304,6 +304,8 @@ func runAll(o *options) error {
 			r := idleTest(lib, o.idleConns, o)
 			if r.err != nil {
 				fmt.Fprintf(os.Stderr, "idle %s ERROR %v\n", lib, r.err)
+			} else if !r.goRuntime {
+				fmt.Fprintf(os.Stderr, "idle %-13s %d conns: RSS %.0f B/conn\n", lib, r.conns, r.per(func(m memSnap) int64 { return m.rss }))
 			} else {
 				fmt.Fprintf(os.Stderr, "idle %-13s %d conns: heap %.0f B/conn, stack %.0f B/conn, RSS %.0f B/conn\n", lib, r.conns,
 					r.per(func(m memSnap) int64 { return m.heapInuse }), r.per(func(m memSnap) int64 { return m.stackInuse }), r.per(func(m memSnap) int64 { return m.rss }))
