@@ -48,7 +48,23 @@ done
 
 echo "== building wsbench" >&2
 go build -o "$tmp/wsbench" ./cmd/wsbench
+
+# External server columns (wsbench -external NAME=COMMAND, see README.md).
+# uws: uWebSockets, the practical limit, built from the tarball of
+# $UWS_TARBALL (default ../../shared/anchors/uwebsockets-*.tar.gz) into
+# $tmp; when it cannot be built, the report says why and the run goes on.
+ext=()
+echo "== building the uWebSockets echo server (uws/build.sh)" >&2
+if uws_bin=$(bash uws/build.sh "$tmp/uws"); then
+	uws_src=$(cat "$tmp/uws/source.txt" 2>/dev/null || echo "?")
+	ext+=(-external "uws=$(printf %q "$uws_bin") {port}"
+		-describe "uws=uWebSockets (C++; $uws_src), the practical limit, not a peer: our bench/uws/echo.cpp, uWS::App().ws echoing every message with its opcode from the message handler; one thread, epoll (no libuv), no TLS, compression off, messages up to 64 MiB, no idle timeout, no backpressure limit; built -O3 from the tarball's sources")
+else
+	echo "== uWebSockets: skipped: ${uws_bin:-uws/build.sh failed}" >&2
+	ext+=(-note "uWebSockets: skipped: ${uws_bin:-uws/build.sh failed}")
+fi
+
 cmd="QUICK=${QUICK:-0} bash bench/run.sh${*:+ $*}"
 echo "== wsbench all" >&2
-"$tmp/wsbench" all -mask "$tmp/mask.txt" -framing "$tmp/framing.txt" -out RESULTS.md -command "$cmd" "$@"
+"$tmp/wsbench" all -mask "$tmp/mask.txt" -framing "$tmp/framing.txt" -out RESULTS.md -command "$cmd" "${ext[@]}" "$@"
 echo "== done in $(($(date +%s) - BENCH_START))s; tables in bench/RESULTS.md" >&2

@@ -348,19 +348,59 @@ func (ch *child) stats() (serverStats, error) {
 	return serverStats{v[0], v[1], v[2], v[3]}, nil
 }
 
+// echoServer is a running echo server that the parent measures: a child
+// of this binary (child, role child-server) or an external program
+// (extServer, see external.go).
+type echoServer interface {
+	Lib() string
+	Addr() string
+	// stats returns allocation counters (-1 when goRuntime is false), CPU
+	// time and open connections.
+	stats() (serverStats, error)
+	// mem returns memory figures; only rss and active when goRuntime is
+	// false.
+	mem() (memSnap, error)
+	// goRuntime reports whether the server is a Go child that reports
+	// MemStats (allocations, heap, stacks, goroutines).
+	goRuntime() bool
+	stop()
+	kill()
+}
+
+func (ch *child) Lib() string     { return ch.lib }
+func (ch *child) Addr() string    { return ch.addr }
+func (ch *child) goRuntime() bool { return true }
+
+// startServer starts the echo server lib: an external program if
+// -external named it, else a child-server of this binary.
+func startServer(o *options, lib string, extraEnv ...string) (echoServer, error) {
+	if spec, ok := o.externals[lib]; ok {
+		s, err := startExternal(spec)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	ch, err := startChild("child-server", lib, extraEnv...)
+	if err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
 // waitIdle waits until the server has no open connections.
-func (ch *child) waitIdle(timeout time.Duration) error {
+func waitIdle(s echoServer, timeout time.Duration) error {
 	end := time.Now().Add(timeout)
 	for {
-		s, err := ch.stats()
+		st, err := s.stats()
 		if err != nil {
 			return err
 		}
-		if s.active == 0 {
+		if st.active == 0 {
 			return nil
 		}
 		if time.Now().After(end) {
-			return fmt.Errorf("%s: %d connections still open after %v", ch.lib, s.active, timeout)
+			return fmt.Errorf("%s: %d connections still open after %v", s.Lib(), st.active, timeout)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -100,7 +100,7 @@ func compressCell(ch *child, set *wsb.DeflateSet, takeover bool, conns int, warm
 // lib, one compressed echo each (verified), and measures the server's
 // memory, like idleTest.
 func compressIdleTest(lib string, m deflateMode, n int, set *wsb.DeflateSet) idleResult {
-	r := idleResult{lib: lib, want: n}
+	r := idleResult{lib: lib, want: n, goRuntime: true}
 	ch, err := startChild("child-server", lib, deflateEnv+"="+m.key)
 	if err != nil {
 		r.err = err
@@ -319,7 +319,7 @@ func compressSection(o *options, res *compressResults, summary *[]string) string
 		oc := *o
 		oc.conns, oc.sizes = o.compressConns, o.compressSizes
 		var sum []string
-		b.WriteString(echoTables("Deflate, "+m.title, "server", libs, &oc, data, &sum, peers))
+		b.WriteString(echoTables("Deflate, "+m.title, "server", libs, &oc, data, &sum, peers, "", nil))
 		for _, s := range sum {
 			*summary = append(*summary, "deflate, "+m.title+", "+s)
 		}

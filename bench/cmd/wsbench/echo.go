@@ -14,6 +14,7 @@ type cellResult struct {
 	rate    float64 // round trips per second
 	allocs  float64 // allocations per round trip (side under test)
 	bytes   float64 // bytes allocated per round trip
+	noAlloc bool    // allocations unknown (an external server)
 	cpuUs   float64 // CPU µs per round trip (side under test)
 	elapsed time.Duration
 	msgs    int64
@@ -21,8 +22,8 @@ type cellResult struct {
 }
 
 // serverCell measures one echo server under the common raw client.
-func serverCell(ch *child, conns, size int, warm, dur time.Duration) cellResult {
-	cs, err := dialMany(conns, 32, func() (*wsb.RawClient, error) { return wsb.DialRaw(ch.addr, "/", 10*time.Second) })
+func serverCell(ch echoServer, conns, size int, warm, dur time.Duration) cellResult {
+	cs, err := dialMany(conns, 32, func() (*wsb.RawClient, error) { return wsb.DialRaw(ch.Addr(), "/", 10*time.Second) })
 	closeAll := func() {
 		for _, c := range cs {
 			c.Close()
@@ -97,6 +98,9 @@ func runMatrix(kind string, libs []string, o *options, run func(lib string, conn
 					res[k] = append(res[k], r)
 					if r.err != nil {
 						fmt.Fprintf(os.Stderr, "%s rep %d conns=%d size=%d %-13s ERROR %v\n", kind, rep+1, conns, size, lib, r.err)
+					} else if r.noAlloc {
+						fmt.Fprintf(os.Stderr, "%s rep %d conns=%d size=%d %-13s %9.0f msg/s %6s allocs %8s B %6.2f cpu-µs\n",
+							kind, rep+1, conns, size, lib, r.rate, "–", "–", r.cpuUs)
 					} else {
 						fmt.Fprintf(os.Stderr, "%s rep %d conns=%d size=%d %-13s %9.0f msg/s %6.2f allocs %8.0f B %6.2f cpu-µs\n",
 							kind, rep+1, conns, size, lib, r.rate, r.allocs, r.bytes, r.cpuUs)

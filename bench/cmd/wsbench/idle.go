@@ -32,6 +32,7 @@ type bcastResult struct {
 
 type idleResult struct {
 	lib         string
+	goRuntime   bool // heap, stacks and goroutines are known (a Go child)
 	want, conns int
 	base, after memSnap
 	dialErr     error
@@ -50,19 +51,20 @@ func (r idleResult) per(f func(memSnap) int64) float64 {
 // measures the server's memory, then broadcasts to them.
 func idleTest(lib string, n int, o *options) idleResult {
 	r := idleResult{lib: lib, want: n}
-	ch, err := startChild("child-server", lib)
+	ch, err := startServer(o, lib)
 	if err != nil {
 		r.err = err
 		return r
 	}
 	defer ch.kill()
+	r.goRuntime = ch.goRuntime()
 	r.base, err = ch.mem()
 	if err != nil {
 		r.err = err
 		return r
 	}
 	t0 := time.Now()
-	cs, derr := dialMany(n, 64, func() (*wsb.RawClient, error) { return wsb.DialRaw(ch.addr, "/", 10*time.Second) })
+	cs, derr := dialMany(n, 64, func() (*wsb.RawClient, error) { return wsb.DialRaw(ch.Addr(), "/", 10*time.Second) })
 	defer func() {
 		// Kill the server first: its side then holds the TIME_WAIT
 		// sockets, and the client's ephemeral ports are free at once.
@@ -95,8 +97,10 @@ func idleTest(lib string, n int, o *options) idleResult {
 		r.err = fmt.Errorf("server reports %d open connections, want %d", r.after.active, len(cs))
 		return r
 	}
-	if o.bcastRounds > 0 {
-		r.bcast = broadcastTest(ch, cs, o)
+	// Broadcast needs the child protocol (bcast commands); an external
+	// server has only its echo.
+	if c, ok := ch.(*child); ok && o.bcastRounds > 0 {
+		r.bcast = broadcastTest(c, cs, o)
 	}
 	return r
 }

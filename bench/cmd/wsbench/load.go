@@ -64,7 +64,7 @@ func parallel(n, conc int, f func(i int) error) error {
 // the loops have stopped it calls stopped, which must close the
 // connections (it may read their counters first), and waits for the
 // server to see them go.
-func loadCell(ch *child, trips []func() error, warm, dur time.Duration, stopped func()) cellResult {
+func loadCell(ch echoServer, trips []func() error, warm, dur time.Duration, stopped func()) cellResult {
 	counters := make([]paddedCounter, len(trips))
 	var stop atomic.Bool
 	errc := make(chan error, len(trips))
@@ -103,7 +103,7 @@ func loadCell(ch *child, trips []func() error, warm, dur time.Duration, stopped 
 		}
 	}
 	if firstErr == nil {
-		firstErr = ch.waitIdle(10 * time.Second)
+		firstErr = waitIdle(ch, 10*time.Second)
 	}
 	if firstErr != nil {
 		return cellResult{err: firstErr}
@@ -114,6 +114,7 @@ func loadCell(ch *child, trips []func() error, warm, dur time.Duration, stopped 
 		rate:    float64(msgs) / el.Seconds(),
 		allocs:  float64(s1.mallocs-s0.mallocs) / float64(msgs),
 		bytes:   float64(s1.bytes-s0.bytes) / float64(msgs),
+		noAlloc: !ch.goRuntime(),
 		cpuUs:   float64(s1.cpu-s0.cpu) / 1e3 / float64(msgs),
 		elapsed: el,
 		msgs:    msgs,

@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,12 @@ type options struct {
 	framingFile     string
 	out             string
 	command         string
+	// external servers (external.go), by name, in flag order
+	externals    map[string]externalSpec
+	externalList []string
+	descriptions map[string]string // -describe, for externals
+	limit        string            // the reference column of the "÷ limit" tables
+	notes        []string          // -note lines for the report's header
 	// profile
 	lib      string
 	profOut  string
@@ -96,6 +103,34 @@ func main() {
 	fs.StringVar(&o.framingFile, "framing", "", "output of the go test -bench Framing runs to include")
 	fs.StringVar(&o.out, "out", "", "write the report (markdown) to this file too")
 	fs.StringVar(&o.command, "command", "", "the command line to quote in the report")
+	o.externals = map[string]externalSpec{}
+	o.descriptions = map[string]string{}
+	fs.Func("external", "NAME=COMMAND: an echo server that is a program of its own (repeatable); {port} in COMMAND is replaced by a free loopback port, "+
+		"and the program must print a line starting with \"ready\" (optionally \"ready HOST:PORT\") on stdout once it listens; "+
+		"added to -servers and -idle-servers unless those are given", func(v string) error {
+		spec, err := parseExternal(v)
+		if err != nil {
+			return err
+		}
+		if _, dup := o.externals[spec.name]; !dup {
+			o.externalList = append(o.externalList, spec.name)
+		}
+		o.externals[spec.name] = spec
+		return nil
+	})
+	fs.Func("describe", "NAME=TEXT: the report's description of an -external server (repeatable)", func(v string) error {
+		name, text, ok := strings.Cut(v, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return fmt.Errorf("want NAME=TEXT, got %q", v)
+		}
+		o.descriptions[strings.TrimSpace(name)] = strings.TrimSpace(text)
+		return nil
+	})
+	fs.StringVar(&o.limit, "limit", "uws", "the reference server (the practical limit): never a peer; every other server is compared with it in \"÷ NAME\" tables when it was measured")
+	fs.Func("note", "a line for the report's header, e.g. why a column was skipped (repeatable)", func(v string) error {
+		o.notes = append(o.notes, v)
+		return nil
+	})
 	fs.StringVar(&o.lib, "lib", "ours", "profile: the server to profile")
 	fs.StringVar(&o.profOut, "o", "server.prof", "profile: CPU profile file")
 	fs.DurationVar(&o.profTime, "ptime", 3*time.Second, "profile: load time per cell")
@@ -111,6 +146,16 @@ func main() {
 	o.servers = strList(*servers)
 	o.clients = strList(*clients)
 	o.idleServers = strList(*idleServers)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range o.externalList {
+		if !set["servers"] && !slices.Contains(o.servers, name) {
+			o.servers = append(o.servers, name)
+		}
+		if !set["idle-servers"] && !slices.Contains(o.idleServers, name) {
+			o.idleServers = append(o.idleServers, name)
+		}
+	}
 	o.compressServers = strList(*compressServers)
 	o.compressConns = intList(*compressConns)
 	o.compressSizes = intList(*compressSizes)
@@ -202,15 +247,25 @@ func runAll(o *options) error {
 	res := &results{start: time.Now(), nofile: raiseNofile(), loadStart: loadAvg(), partTime: map[string]time.Duration{}}
 	t := time.Now()
 	if o.parts["echo"] {
-		children := map[string]*child{}
+		children := map[string]echoServer{}
+		var servers []string
 		for _, lib := range o.servers {
-			ch, err := startChild("child-server", lib)
+			ch, err := startServer(o, lib)
 			if err != nil {
-				return err
+				if _, ext := o.externals[lib]; !ext {
+					return err
+				}
+				// An external program that does not start costs its
+				// column, not the run.
+				fmt.Fprintf(os.Stderr, "echo: %s skipped: %v\n", lib, err)
+				o.notes = append(o.notes, fmt.Sprintf("%s: skipped in the echo part: %v", lib, err))
+				continue
 			}
 			children[lib] = ch
+			servers = append(servers, lib)
 			defer ch.stop()
 		}
+		o.servers = servers
 		res.echo = runMatrix("server", o.servers, o, func(lib string, conns, size int) cellResult {
 			return serverCell(children[lib], conns, size, o.warm, o.dur)
 		})
@@ -249,6 +304,8 @@ func runAll(o *options) error {
 			r := idleTest(lib, o.idleConns, o)
 			if r.err != nil {
 				fmt.Fprintf(os.Stderr, "idle %s ERROR %v\n", lib, r.err)
+			} else if !r.goRuntime {
+				fmt.Fprintf(os.Stderr, "idle %-13s %d conns: RSS %.0f B/conn\n", lib, r.conns, r.per(func(m memSnap) int64 { return m.rss }))
 			} else {
 				fmt.Fprintf(os.Stderr, "idle %-13s %d conns: heap %.0f B/conn, stack %.0f B/conn, RSS %.0f B/conn\n", lib, r.conns,
 					r.per(func(m memSnap) int64 { return m.heapInuse }), r.per(func(m memSnap) int64 { return m.stackInuse }), r.per(func(m memSnap) int64 { return m.rss }))

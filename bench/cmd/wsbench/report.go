@@ -102,6 +102,7 @@ type agg struct {
 	cpuUs               float64
 	minRate, maxRate    float64
 	spreadPct           float64
+	noAlloc             bool // allocations unknown (an external server)
 	okReps, errs        int
 	errText             string
 	rates, cpus         []float64
@@ -116,6 +117,7 @@ func aggregate(rs []cellResult) agg {
 			a.errText = r.err.Error()
 			continue
 		}
+		a.noAlloc = a.noAlloc || r.noAlloc
 		a.rates = append(a.rates, r.rate)
 		a.cpus = append(a.cpus, r.cpuUs)
 		a.allocsV = append(a.allocsV, r.allocs)
@@ -164,6 +166,107 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// withoutLib returns libs without lib (a new slice).
+func withoutLib(libs []string, lib string) []string {
+	var out []string
+	for _, l := range libs {
+		if l != lib {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// describe returns the report's description of server lib.
+func describe(o *options, lib string) string {
+	if d, ok := wsb.ServerDescriptions[lib]; ok {
+		return d
+	}
+	if d, ok := o.descriptions[lib]; ok {
+		return d
+	}
+	if spec, ok := o.externals[lib]; ok {
+		return "external program: `" + spec.command + "`"
+	}
+	return ""
+}
+
+// limitTables renders the gap of every library to the reference server
+// limit in each cell: server CPU per round trip ÷ limit's and round trips
+// per second ÷ limit's, both medians of the same run. It adds one summary
+// line per cell to gaps: the best of ours and the best peer, by CPU.
+func limitTables(title, side string, libs []string, o *options, aggs map[cellKey]agg, ourLibs, peers []string, limit string, gaps *[]string) string {
+	var b strings.Builder
+	others := withoutLib(libs, limit)
+	metrics := []struct {
+		name    string
+		val     func(agg) float64
+		higher  bool
+		caption string
+	}{
+		{"cpu", func(a agg) float64 { return a.cpuUs }, false,
+			"%s CPU time per round trip ÷ " + limit + "'s in the same cell (1.00× = as cheap as " + limit + "; lower is better)"},
+		{"rate", func(a agg) float64 { return a.rate }, true,
+			"round trips per second ÷ " + limit + "'s in the same cell (client and server share 2 cores, so a cheaper server also leaves the client more CPU; higher is better)"},
+	}
+	for _, mt := range metrics {
+		head := []string{"conns", "size"}
+		for _, l := range others {
+			head = append(head, l+" ÷ "+limit)
+		}
+		head = append(head, limit)
+		var rows [][]string
+		for _, conns := range o.conns {
+			for _, size := range o.sizes {
+				row := []string{strconv.Itoa(conns), fmtSize(size)}
+				la := aggs[cellKey{conns, size, limit}]
+				for _, l := range others {
+					a := aggs[cellKey{conns, size, l}]
+					if !a.ok || !la.ok {
+						row = append(row, "–")
+						continue
+					}
+					row = append(row, ratio(mt.val(a), mt.val(la)))
+				}
+				switch {
+				case !la.ok:
+					row = append(row, "ERR")
+				case mt.name == "cpu":
+					row = append(row, fmt.Sprintf("%.2f µs", la.cpuUs))
+				default:
+					row = append(row, fmtRate(la.rate))
+				}
+				rows = append(rows, row)
+				if mt.name != "cpu" || !la.ok || gaps == nil {
+					continue
+				}
+				val := func(l string) (float64, bool) {
+					a := aggs[cellKey{conns, size, l}]
+					return a.cpuUs, a.ok
+				}
+				ol, ov := bestOursLow(ourLibs, val)
+				bp, bv := bestPeer(peers, val, false)
+				if ol == "" {
+					continue
+				}
+				line := fmt.Sprintf("%s CPU per round trip, %d conns × %s: ours (%s) %.2f× %s", side, conns, fmtSize(size), ol, ov/la.cpuUs, limit)
+				if bp != "" {
+					line += fmt.Sprintf(", best peer (%s) %.2f×", bp, bv/la.cpuUs)
+				}
+				line += fmt.Sprintf(" (%s %.2f µs)", limit, la.cpuUs)
+				*gaps = append(*gaps, line)
+			}
+		}
+		caption := mt.caption
+		if strings.Contains(caption, "%s") {
+			caption = fmt.Sprintf(caption, side)
+		}
+		fmt.Fprintf(&b, "\n### %s: gap to %s, %s\n\n", title, limit, caption)
+		b.WriteString(table(head, rows))
+	}
+	return b.String()
+}
+
 // ratioHead returns the headers of the ratio columns: for each of ourLibs,
 // against gorilla (when gorilla is in the table) and against the best peer.
 func ratioHead(ourLibs []string, hasGorilla bool) []string {
@@ -203,10 +306,15 @@ func ratioCols(ourLibs []string, hasGorilla bool, val func(string) (float64, boo
 // echoTables renders the tables of one echo matrix and collects summary
 // lines. The best peer is chosen among peers (nil: every library in libs
 // that is not ours).
-func echoTables(title string, side string, libs []string, o *options, m map[cellKey][]cellResult, summary *[]string, peers []string) string {
+//
+// When limit names one of libs (the reference server, e.g. uws), it is
+// never a peer, and two more tables compare every other library with it;
+// their summary lines go to gaps.
+func echoTables(title string, side string, libs []string, o *options, m map[cellKey][]cellResult, summary *[]string, peers []string, limit string, gaps *[]string) string {
 	if peers == nil {
 		peers = libs
 	}
+	peers = withoutLib(peers, limit)
 	var b strings.Builder
 	aggs := map[cellKey]agg{}
 	for k, v := range m {
@@ -294,6 +402,10 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 	fmt.Fprintf(&b, "\n### %s: %s CPU time per round trip, µs (user+sys of the %s process; lower is better)\n\n", title, side, side)
 	b.WriteString(table(head, rows))
 
+	if limit != "" && slices.Contains(libs, limit) {
+		b.WriteString(limitTables(title, side, libs, o, aggs, ourLibs, peers, limit, gaps))
+	}
+
 	// Allocations.
 	head = []string{"conns", "size"}
 	head = append(head, libs...)
@@ -305,6 +417,10 @@ func echoTables(title string, side string, libs []string, o *options, m map[cell
 				a := aggs[cellKey{conns, size, l}]
 				if !a.ok {
 					row = append(row, "ERR")
+					continue
+				}
+				if a.noAlloc {
+					row = append(row, "–")
 					continue
 				}
 				row = append(row, fmt.Sprintf("%.2f / %s", a.allocs, fmtBytes(a.bytes)))
@@ -576,7 +692,7 @@ func framingTables(path string, summary *[]string) string {
 
 // ---- idle and broadcast ----
 
-func idleTables(o *options, rs []idleResult, summary *[]string) string {
+func idleTables(o *options, rs []idleResult, summary, gaps *[]string) string {
 	var b strings.Builder
 	val := func(r idleResult, f func(memSnap) int64) float64 { return r.per(f) }
 	heap := func(m memSnap) int64 { return m.heapInuse }
@@ -599,12 +715,22 @@ func idleTables(o *options, rs []idleResult, summary *[]string) string {
 		}
 	}
 	head := []string{"server", "connections", "heap in use / conn", "stacks / conn", "heap+stacks / conn", "RSS / conn", "goroutines / conn", "RSS ÷ gorilla", "RSS ÷ best peer", "best peer (RSS)"}
+	// The reference server (o.limit) is never a peer; when it was
+	// measured, a last column compares every server's RSS with it.
+	lRSS, lok := get(rss)(o.limit)
+	if lok {
+		head = append(head, "RSS ÷ "+o.limit)
+	}
 	var rows [][]string
-	bpRSS, bvRSS := bestPeer(libs, get(rss), false)
+	bpRSS, bvRSS := bestPeer(withoutLib(libs, o.limit), get(rss), false)
 	gRSS, gok := get(rss)("gorilla")
 	for _, r := range rs {
 		if r.err != nil {
-			rows = append(rows, []string{r.lib, strconv.Itoa(r.conns), "ERR: " + r.err.Error(), "", "", "", "", "", "", ""})
+			row := []string{r.lib, strconv.Itoa(r.conns), "ERR: " + r.err.Error(), "", "", "", "", "", "", ""}
+			if lok {
+				row = append(row, "")
+			}
+			rows = append(rows, row)
 			continue
 		}
 		conns := strconv.Itoa(r.conns)
@@ -619,10 +745,22 @@ func idleTables(o *options, rs []idleResult, summary *[]string) string {
 		row := []string{r.lib, conns,
 			fmtBytes(val(r, heap)), fmtBytes(val(r, stack)), fmtBytes(val(r, heap) + val(r, stack)), fmtBytes(rv),
 			fmt.Sprintf("%.2f", val(r, gor)), gr, ratio(rv, bvRSS), bpRSS}
+		if !r.goRuntime {
+			// Not a Go process: only RSS is known.
+			row[2], row[3], row[4], row[6] = "–", "–", "–", "–"
+		}
+		if lok {
+			row = append(row, ratio(rv, lRSS))
+		}
 		rows = append(rows, row)
 	}
 	fmt.Fprintf(&b, "Each server in a fresh child process; %d connections (target), each upgraded and echoed one 16 B message, then idle. "+
 		"Memory is the server process's after runtime.GC + debug.FreeOSMemory, minus the same before the first connection, divided by the connections. Lower is better.\n\n", o.idleConns)
+	for _, r := range rs {
+		if !r.goRuntime {
+			fmt.Fprintf(&b, "%s is not a Go process: only its RSS (VmRSS of /proc/PID/status, read by wsbench; no garbage collection to trigger) is known; heap, stacks and goroutines are \"–\".\n\n", r.lib)
+		}
+	}
 	b.WriteString(table(head, rows))
 	// Summary: the best of our variants against the best peer.
 	var ourLibs []string
@@ -639,6 +777,14 @@ func idleTables(o *options, rs []idleResult, summary *[]string) string {
 			verdict = "ties"
 		}
 		*summary = append(*summary, fmt.Sprintf("idle RSS/conn: ours %s (%s %s vs %s %s, %.2f×)", verdict, ol, fmtBytes(ov), bpRSS, fmtBytes(bvRSS), ov/bvRSS))
+	}
+	if ol, ov := bestOursLow(ourLibs, get(rss)); ol != "" && lok && lRSS > 0 && gaps != nil {
+		line := fmt.Sprintf("idle RSS per connection: ours (%s) %.2f× %s", ol, ov/lRSS, o.limit)
+		if bpRSS != "" {
+			line += fmt.Sprintf(", best peer (%s) %.2f×", bpRSS, bvRSS/lRSS)
+		}
+		line += fmt.Sprintf(" (%s %s)", o.limit, fmtBytes(lRSS))
+		*gaps = append(*gaps, line)
 	}
 
 	// Broadcast.
@@ -722,7 +868,7 @@ func idleTables(o *options, rs []idleResult, summary *[]string) string {
 
 func renderReport(o *options, res *results) string {
 	var b strings.Builder
-	var summary []string
+	var summary, gaps []string
 	b.WriteString("# Benchmark results\n\n")
 	fmt.Fprintf(&b, "- Date: %s\n", res.start.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %d CPUs (nproc), %s, Linux %s, GOMAXPROCS %d\n", runtime.NumCPU(), cpuModel(), kernel(), runtime.GOMAXPROCS(0))
@@ -750,6 +896,9 @@ func renderReport(o *options, res *results) string {
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) when the loopback parts started: %s; when they ended: %s\n", res.loadStart, res.loadEnd)
 	fmt.Fprintf(&b, "- Echo cells: warm-up %v, measured %v, %d repetition(s), libraries interleaved within each cell; RLIMIT_NOFILE %d\n",
 		o.warm, o.dur, o.reps, res.nofile)
+	for _, n := range o.notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
 	b.WriteString("\nThe machine is shared and has 2 cores: client and server compete for them, and other tenants add noise. " +
 		"Compare columns of one table (measured minutes apart in the same run), not numbers across runs. " +
 		"See README.md for the method.\n")
@@ -766,10 +915,10 @@ func renderReport(o *options, res *results) string {
 	if res.echo != nil {
 		body.WriteString("\n## 2. Echo, server side: every library's server, one common raw client\n\n")
 		for _, l := range o.servers {
-			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ServerDescriptions[l])
+			fmt.Fprintf(&body, "- **%s**: %s\n", l, describe(o, l))
 		}
 		body.WriteString("\nEach connection sends a binary message and waits for its echo, in a loop. Allocations and CPU are the server process's over the measured window, divided by the round trips.\n\n")
-		body.WriteString(echoTables("Server side", "server", o.servers, o, res.echo, &summary, nil))
+		body.WriteString(echoTables("Server side", "server", o.servers, o, res.echo, &summary, nil, o.limit, &gaps))
 	}
 	if res.client != nil {
 		body.WriteString("\n## 3. Echo, client side: every library's client, one common raw server\n\n")
@@ -777,15 +926,15 @@ func renderReport(o *options, res *results) string {
 			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ClientDescriptions[l])
 		}
 		body.WriteString("\nThe raw server echoes frame by frame and allocates nothing per message. Allocations and CPU are the client process's.\n\n")
-		body.WriteString(echoTables("Client side", "client", o.clients, o, res.client, &summary, nil))
+		body.WriteString(echoTables("Client side", "client", o.clients, o, res.client, &summary, nil, "", nil))
 	}
 	if res.idle != nil {
 		body.WriteString("\n## 4. Idle connections and broadcast\n\n")
 		for _, l := range o.idleServers {
-			fmt.Fprintf(&body, "- **%s**: %s\n", l, wsb.ServerDescriptions[l])
+			fmt.Fprintf(&body, "- **%s**: %s\n", l, describe(o, l))
 		}
 		body.WriteString("\n")
-		body.WriteString(idleTables(o, res.idle, &summary))
+		body.WriteString(idleTables(o, res.idle, &summary, &gaps))
 	}
 	if res.compress != nil {
 		body.WriteString("\n## 5. permessage-deflate (RFC 7692): every library's server, one common deflate client\n\n")
@@ -796,6 +945,14 @@ func renderReport(o *options, res *results) string {
 	b.WriteString("Leads/ties/trails with a ±3% band; the best of ours and ours-append is compared (named in each line). For time and memory, lower is better and the ratio is ours ÷ peer.\n\n")
 	for _, s := range summary {
 		b.WriteString("- " + s + "\n")
+	}
+	if len(gaps) > 0 {
+		fmt.Fprintf(&b, "\n## Gap to the practical limit: ours and the best peer ÷ %s in each cell\n\n", o.limit)
+		fmt.Fprintf(&b, "%s is a reference, not a peer: it is never the best peer above. Ratios of medians of the same run; lower is better (1.00× = as cheap as %s). "+
+			"Every library's ratio is in the \"gap to %s\" tables.\n\n", o.limit, o.limit, o.limit)
+		for _, s := range gaps {
+			b.WriteString("- " + s + "\n")
+		}
 	}
 	b.WriteString(body.String())
 	return b.String()
