@@ -108,6 +108,7 @@ type Conn struct {
 	keys          *[64]byte    // client only: masking keys, refilled from crypto/rand
 	keyPos        int
 	writeDeadline deadline
+	rest          []byte                    // guarded by frameMu: the unsent end of a frame a context cut short
 	pongs         atomic.Pointer[pongQueue] // pongs owed to the peer, sent by the Conn itself
 	pingMu        sync.Mutex                // guards pings
 	pings         map[string]chan struct{}
