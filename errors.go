@@ -184,6 +184,16 @@ var errFrameOrder = errors.New("websocket: internal error: frame out of order")
 // through a frame.
 var errWriteCut = errors.New("websocket: a write was cut short by its context part-way through a frame")
 
+// frameCutError is what a write returns when its context ended part-way
+// through the frame: the rest of the frame is kept and goes out before any
+// other, so the message will arrive whole. It wraps the context's error.
+type frameCutError struct{ cause error }
+
+func (e *frameCutError) Error() string {
+	return "websocket: write cut short part-way through its frame (the rest goes out before the next frame): " + e.cause.Error()
+}
+func (e *frameCutError) Unwrap() error { return e.cause }
+
 // openMessageError ends the write side when a frame of a message that has
 // started on the wire cannot be sent: the next message would otherwise begin
 // inside the open one (RFC 6455, Section 5.4).

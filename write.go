@@ -182,7 +182,7 @@ func (c *Conn) writeFailed(ctx context.Context, f *outFrame, n int, rest []byte,
 		case f.fin && f.op != opClose:
 			c.rest = rest
 			c.snd.sent(f.op, f.fin)
-			return ctxErr
+			return &frameCutError{ctxErr}
 		}
 		c.terminate(errWriteCut)
 		return ctxErr
