@@ -91,7 +91,7 @@ func (n *netConn) read(ctx context.Context, p []byte) (int, error) {
 			return 0, err
 		}
 		if typ != n.typ {
-			c.Close(StatusUnsupportedData, "unexpected message type")
+			c.close(StatusUnsupportedData, "unexpected message type", true)
 			return 0, errUnexpectedType
 		}
 		n.r = r.(*messageReader)

@@ -31,6 +31,21 @@ import (
 // its last (a compressed message over 64 KiB), or any cut write over TLS,
 // closes the Conn. See the package doc for the whole contract.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.deflate.threshold)
+}
+
+// WriteUncompressed is Write without compression, whatever was
+// negotiated: for data that is compressed already (images, archives) or
+// that must not share a compressor with other messages.
+func (c *Conn) WriteUncompressed(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, false)
+}
+
+// Compressed reports whether permessage-deflate (RFC 7692) was negotiated
+// for the Conn.
+func (c *Conn) Compressed() bool { return c.deflate != nil }
+
+func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bool) error {
 	if !typ.valid() {
 		return ErrBadMessageType
 	}
@@ -38,7 +53,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer c.msgMu.unlock()
-	if c.deflate != nil && len(p) >= c.deflate.threshold {
+	if compress {
 		return c.writeCompressed(ctx, opcode(typ), p)
 	}
 	f := outFrame{op: opcode(typ), fin: true, p: p}
