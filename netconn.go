@@ -112,9 +112,8 @@ func (n *netConn) Write(p []byte) (int, error) {
 		}
 		ctx := n.wd.context()
 		err := n.c.Write(ctx, n.typ, p)
-		var cut *frameCutError
 		switch {
-		case err == nil, errors.As(err, &cut):
+		case err == nil, errors.Is(err, ErrWritePending):
 			// A frame cut part-way is finished later: the message is
 			// as good as written.
 			return len(p), nil

@@ -213,8 +213,10 @@ func (c *Conn) readAssembled() (MessageType, []byte, error) {
 // readHeld resumes a message an interrupted Read or ReadAppend kept.
 func (c *Conn) readHeld(dst []byte) (MessageType, []byte, error) {
 	b, err := c.appendContent(*c.held)
-	*c.held = b
 	if err != nil {
+		if c.held != nil { // not dropped by the end of the read side
+			*c.held = b
+		}
 		return 0, dst, err
 	}
 	var out []byte

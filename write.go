@@ -339,6 +339,10 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 		c.msgMu.unlock()
 		return nil, c.closeErr
 	}
+	if ctx.Done() != nil && ctx.Err() != nil {
+		c.msgMu.unlock()
+		return nil, ctx.Err()
+	}
 	c.takeWriteBuf()
 	w := &c.writer
 	w.ctx, w.op, w.n, w.err = ctx, opcode(typ), 0, nil
