@@ -89,7 +89,11 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 // (or stop closes) first, returns the sticky error of a finished read side,
 // refuses a context that has already ended before touching the socket, and
 // makes ctx bound the socket reads to come. endRead undoes all of it, so no
-// callback registered for ctx outlives the call.
+// callback registered for ctx outlives the call. Neither is inlined: their
+// frames then stay off the stack of a read that waits, which must fit in a
+// goroutine's first 2 KiB (TestIdleStackAfterEcho).
+//
+//go:noinline
 func (c *Conn) beginRead(ctx context.Context, stop <-chan struct{}) (func() bool, error) {
 	done := ctx.Done()
 	if !c.readMu.lockUnless(done, stop) {
@@ -117,6 +121,7 @@ func (c *Conn) beginRead(ctx context.Context, stop <-chan struct{}) (func() bool
 	return c.readDeadline.arm(ctx, done, c.nc), nil
 }
 
+//go:noinline
 func (c *Conn) endRead(stop func() bool) {
 	c.readDeadline.disarm(stop, c.nc)
 	c.rctx = nil
@@ -464,6 +469,10 @@ func (c *Conn) waitIdle() error {
 	if c.rpos != c.rend || c.recv.open {
 		return nil
 	}
+	// Taken here, high on the stack, rather than in the frames below: when
+	// the pool is empty the allocation's own frames are deep. A raw reader
+	// gives it back if the socket has nothing yet.
+	c.takeReadBuf()
 	return c.fill()
 }
 
