@@ -539,6 +539,7 @@ type strictPeer struct {
 	readErr    error // why reading stopped
 	readDone   chan struct{}
 	sent       []peerMessage // messages this peer wrote whole
+	started    []peerMessage // messages whose first frame this peer wrote
 	closeSent  bool          // a close frame was queued or written
 	writeErr   error
 	pong       []byte // the pong due, if pongDue
@@ -560,6 +561,7 @@ type peerWrite struct {
 	b       []byte
 	splitAt int
 	pause   time.Duration
+	first   *peerMessage // b is the first frame of first
 	msg     *peerMessage // b is the last frame of msg
 	isClose bool
 	done    chan error
@@ -726,6 +728,13 @@ func (p *strictPeer) serve(r *peerWrite) error {
 		p.closeSent = true
 	}
 	p.mu.Unlock()
+	if r.first != nil {
+		// Counted before the write: the Conn may see the frame (or part of
+		// it) even if this write then fails.
+		p.mu.Lock()
+		p.started = append(p.started, *r.first)
+		p.mu.Unlock()
+	}
 	err := p.writeNow(r.b, r.splitAt, r.pause)
 	if err == nil && r.msg != nil {
 		p.mu.Lock()
@@ -875,6 +884,9 @@ func peerMidFrame(frac float64, pause time.Duration) func(int) []peerFramePlan {
 // SendMessage sends a data message as s plans it, and returns once its
 // last frame is written. The message counts as sent (Sent) only then.
 func (p *strictPeer) SendMessage(typ websocket.MessageType, data []byte, s peerSend) error {
+	if typ == websocket.MessageText && !utf8.Valid(data) {
+		return errors.New("strict peer: the test asked it to send a text message that is not UTF-8")
+	}
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
 	payload := data
@@ -910,6 +922,9 @@ func (p *strictPeer) SendMessage(typ websocket.MessageType, data []byte, s peerS
 			}
 		}
 		r := &peerWrite{b: p.frameBytes(last, rsv, op, payload[:k]), splitAt: fp.SplitAt, pause: fp.SplitPause}
+		if i == 0 {
+			r.first = msg
+		}
 		if last {
 			msg.Frames = i + 1
 			r.msg = msg
@@ -1008,6 +1023,14 @@ func (p *strictPeer) Sent() []peerMessage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]peerMessage(nil), p.sent...)
+}
+
+// Started returns the messages whose first frame this peer has written (or
+// tried to), in order: Sent and perhaps one it could not finish.
+func (p *strictPeer) Started() []peerMessage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]peerMessage(nil), p.started...)
 }
 
 // Violations returns the rules the Conn broke, in the order seen.
