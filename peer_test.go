@@ -42,9 +42,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
+	"weak"
 
 	"github.com/ccf874ba/websocket"
 )
@@ -534,6 +536,7 @@ type strictPeer struct {
 	frames     int // frames received
 	pingsSent  map[string]bool
 	pingsRecv  int
+	pingLog    [][]byte // payloads of the pings received
 	pongsRecv  int
 	closeRecv  *wireCloseFrame
 	readErr    error // why reading stopped
@@ -630,6 +633,7 @@ func (p *strictPeer) readLoop() {
 			p.messages = append(p.messages, ev.Message)
 		case wireEventPing:
 			p.pingsRecv++
+			p.pingLog = append(p.pingLog, ev.Payload)
 			if !p.opts.NoPong && !p.closeSent {
 				p.pong, p.pongDue = ev.Payload, true
 				p.kickLocked()
@@ -1047,6 +1051,13 @@ func (p *strictPeer) Counts() (frames, pings, pongs int) {
 	return p.frames, p.pingsRecv, p.pongsRecv
 }
 
+// PingsReceived returns the payloads of the pings the Conn sent, in order.
+func (p *strictPeer) PingsReceived() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.pingLog...)
+}
+
 // InMessage reports whether the Conn has a data message open on the wire.
 func (p *strictPeer) InMessage() bool {
 	p.mu.Lock()
@@ -1405,13 +1416,17 @@ func newPair(t testing.TB, client bool, o pairOptions) (*websocket.Conn, *strict
 			err error
 		}
 		ch := make(chan result, 1)
+		// The handler takes the options once: the server, alive until the
+		// test ends, must not keep the Group (and so the Conn) reachable.
+		var opts atomic.Pointer[websocket.AcceptOptions]
+		opts.Store(&websocket.AcceptOptions{
+			Compression: o.Compression, ReadLimit: o.ReadLimit,
+			ReadBufferSize: o.ReadBufferSize, WriteBufferSize: o.WriteBufferSize,
+			CloseTimeout: o.CloseTimeout, PingInterval: o.PingInterval, PongTimeout: o.PongTimeout,
+			Group: o.Group,
+		})
 		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-				Compression: o.Compression, ReadLimit: o.ReadLimit,
-				ReadBufferSize: o.ReadBufferSize, WriteBufferSize: o.WriteBufferSize,
-				CloseTimeout: o.CloseTimeout, PingInterval: o.PingInterval, PongTimeout: o.PongTimeout,
-				Group: o.Group,
-			})
+			c, err := websocket.Accept(w, r, opts.Swap(nil))
 			ch <- result{c, err}
 		}))
 		if o.SocketBuffer > 0 {
@@ -1441,8 +1456,13 @@ func newPair(t testing.TB, client bool, o pairOptions) (*websocket.Conn, *strict
 			t.Fatal("Accept did not return within 5s")
 		}
 	}
+	// The cleanup holds the Conn weakly, so that a test can check that a
+	// Conn it dropped is collected.
+	wc := weak.Make(c)
 	t.Cleanup(func() {
-		c.CloseNow()
+		if c := wc.Value(); c != nil {
+			c.CloseNow()
+		}
 		p.Kill()
 	})
 	return c, p
