@@ -1034,6 +1034,49 @@ func TestPingReturnsWithoutReader(t *testing.T) {
 	}
 }
 
+// Two Pings in flight are both answered by one pong for the later one: a
+// peer that has not yet answered earlier pings may answer only the most
+// recent (RFC 6455, Section 5.5.3), so a pong acknowledges every ping sent
+// before it. (Not in the rebuild's list: found by the adversarial test,
+// whose peer coalesces pongs and whose Pings then wait for their contexts.)
+func TestConcurrentPingsWithCoalescingPeer(t *testing.T) {
+	for _, client := range ctRoles {
+		t.Run(pairRole(client), func(t *testing.T) {
+			t.Parallel()
+			c, p := newPair(t, client, pairOptions{Peer: peerOptions{NoPong: true}})
+			ctReadLoop(c) // receives the pong
+			results := make(chan error, 2)
+			ping := func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				results <- c.Ping(ctx)
+			}
+			go ping()
+			if !p.WaitUntil(2*time.Second, func() bool { return len(p.PingsReceived()) >= 1 }) {
+				t.Fatal("the first Ping never reached the peer")
+			}
+			go ping()
+			if !p.WaitUntil(2*time.Second, func() bool { return len(p.PingsReceived()) >= 2 }) {
+				t.Fatal("the second Ping never reached the peer")
+			}
+			latest := p.PingsReceived()[1]
+			if err := p.SendFrame(true, 0, wirePong, latest); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				select {
+				case err := <-results:
+					if err != nil {
+						t.Errorf("Ping %d = %v; want nil: the pong for the later ping answers the earlier one too (RFC 6455 5.5.3 lets a peer answer only the most recent ping)", i, err)
+					}
+				case <-time.After(time.Second):
+					t.Errorf("a Ping did not return within 1s of the pong for the later of two pings; a peer may answer only the most recent ping (RFC 6455 5.5.3)")
+				}
+			}
+		})
+	}
+}
+
 // ---- groups ----
 
 // A Conn in two Groups (AcceptOptions.Group and Group.Add) leaves both when
