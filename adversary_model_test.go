@@ -59,11 +59,16 @@ const (
 	ilDone                        // ended before the call: canceled or past its deadline
 	ilCancelMid                   // cancelled at a random moment during the call
 	ilDeadline                    // a short deadline
+	ilLongLived                   // one context for the whole run, which could end but does not
 )
 
 func (k ilCtxKind) String() string {
-	return [...]string{"Background", "done", "cancel-mid", "deadline"}[k]
+	return [...]string{"Background", "done", "cancel-mid", "deadline", "long-lived"}[k]
 }
+
+// neverEnds reports whether calls with this kind of context must behave as
+// with context.Background().
+func (k ilCtxKind) neverEnds() bool { return k == ilBackground || k == ilLongLived }
 
 // ilCall is one call the application made on the Conn, with its result.
 type ilCall struct {
@@ -148,6 +153,7 @@ type ilRunInfo struct {
 	PeerClosed    bool          // the peer sent a close frame of its own (not an echo)
 	FinalClose    error         // the teardown's Close, in survival runs
 	FinalStart    int64         // the logical time the teardown's Close began
+	GroupsLeft    string        // if not "", how the Conn failed to leave its two Groups
 }
 
 // ilCheck compares the calls with what the peer saw and returns every
@@ -161,6 +167,14 @@ func ilCheck(calls []*ilCall, info ilRunInfo) []string {
 	for _, c := range calls {
 		if c.Problem != "" {
 			add("%v: %s", c, c.Problem)
+		}
+	}
+	if info.GroupsLeft != "" {
+		add("groups: %s", info.GroupsLeft)
+	}
+	for _, c := range calls {
+		if c.Kind == "Close" && c.ID == "invalid" && c.Err == nil {
+			add("close: %v: a close code or reason that may not be sent must make Close fail", c)
 		}
 	}
 	out = append(out, ilCheckWrites(calls, info)...)
@@ -274,8 +288,8 @@ func ilCheckWrites(calls []*ilCall, info ilRunInfo) []string {
 		if c.Ctx == ilDone && !isCtxErr(c.Err) && !errors.Is(c.Err, net.ErrClosed) {
 			add("write: %v: its context had ended before the call; want the context's error and nothing sent", c)
 		}
-		if info.Survival && c.Ctx == ilBackground && c.Err != nil {
-			add("survival: %v: a write with context.Background() failed; in this run nothing may end the Conn (earlier calls with done contexts must have left it usable)", c)
+		if info.Survival && c.Ctx.neverEnds() && c.Err != nil {
+			add("survival: %v: a write whose context never ends failed; in this run nothing may end the Conn (earlier calls with done contexts must have left it usable)", c)
 		}
 		if info.Survival && c.Ctx == ilDone && !isCtxErr(c.Err) {
 			add("survival: %v: want the context's error", c)

@@ -47,19 +47,21 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/ccf874ba/websocket"
 )
 
 var (
 	ilRunsFlag = flag.Int("interleavings", 0, "number of inputs TestConnInterleavings runs (0: its fixed set of 24)")
-	ilCalmFlag = flag.Bool("interleavings-calm", false, "adversarial test: give every call a context that never ends (Ping one of 2s) "+
-		"and make no stale Writer writes: a check of the harness itself (on main today only the Reader-vs-Close race fails it)")
+	ilCalmFlag = flag.Bool("interleavings-calm", false, "adversarial test: give every call a context that never ends (Ping one of 500ms) "+
+		"and make no stale Writer writes: a check of the harness itself (main today fails it only for the two-Group bug and the Reader-vs-Close race)")
 )
 
 // ilConfig is what one input of the adversarial test chooses.
@@ -115,7 +117,7 @@ func TestConnInterleavings(t *testing.T) {
 		cfg := ilConfigFrom(uint64(i+1)*0x9E3779B97F4A7C15, uint8(i%24))
 		t.Run(cfg.String(), func(t *testing.T) {
 			t.Parallel()
-			ilRun(t, cfg)
+			ilRunAndCollect(t, cfg)
 		})
 	}
 }
@@ -129,11 +131,23 @@ func FuzzConnInterleavings(f *testing.F) {
 		f.Add(uint64(shape)*0xBF58476D1CE4E5B9+7, shape)
 	}
 	f.Fuzz(func(t *testing.T, seed uint64, shape uint8) {
-		ilRun(t, ilConfigFrom(seed, shape))
+		ilRunAndCollect(t, ilConfigFrom(seed, shape))
 		if !t.Failed() {
 			ilWantNoPackageGoroutines(t, 3*time.Second)
 		}
 	})
+}
+
+// ilPackageGoroutines returns the stacks of the goroutines running the
+// package's code.
+func ilPackageGoroutines() string {
+	var out []string
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		if strings.Contains(g, "github.com/ccf874ba/websocket.") && !strings.Contains(g, "websocket.TestMain") && !strings.Contains(g, "allStacks") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // ilWantNoPackageGoroutines fails the test if goroutines running the
@@ -168,8 +182,11 @@ type ilPeerItem struct {
 	Send  peerSend
 }
 
-// ilRun is one run of the adversarial test.
-func ilRun(t *testing.T, cfg ilConfig) {
+// ilRun is one run of the adversarial test. Calls of the kind ilLongLived
+// use longLived, which the caller keeps alive (and not cancelled) while it
+// checks that the Conn, returned as a weak pointer, can be collected. The
+// pointer is zero if the run hung.
+func ilRun(t *testing.T, cfg ilConfig, longLived context.Context) weak.Pointer[websocket.Conn] {
 	r := rand.New(rand.NewPCG(cfg.Seed, 1))
 	o := pairOptions{CloseTimeout: time.Second}
 	if cfg.SmallBuf {
@@ -188,7 +205,19 @@ func ilRun(t *testing.T, cfg ilConfig) {
 	}
 	o.ReadBufferSize = []int{0, 512, 4096, 32 << 10}[r.IntN(4)]
 	o.WriteBufferSize = []int{0, 512, 4096, 32 << 10}[r.IntN(4)]
+	if r.IntN(3) == 0 {
+		// A keepalive that must never drop this peer: it stops reading
+		// for at most 300ms, and the application's goroutines stall less.
+		o.PingInterval = time.Duration(20+r.IntN(60)) * time.Millisecond
+		o.PongTimeout = 1500 * time.Millisecond
+	}
+	// Two groups: AcceptOptions.Group (or Group.Add for a client) and
+	// Group.Add; the Conn must leave both when it ends.
+	var g1, g2 websocket.Group
+	o.Group = &g1
 	c, p := newPair(t, cfg.Client, o)
+	g2.Add(c)
+	wc := weak.Make(c)
 
 	var log ilLog
 	var panicsMu sync.Mutex
@@ -246,14 +275,14 @@ func ilRun(t *testing.T, cfg ilConfig) {
 			select {
 			case <-stopControl:
 				return
-			case <-time.After(time.Duration(20+rr.IntN(180)) * time.Millisecond):
+			case <-time.After(time.Duration(50+rr.IntN(200)) * time.Millisecond):
 			}
-			d := time.Duration(50+rr.IntN(250)) * time.Millisecond
+			d := time.Duration(30+rr.IntN(220)) * time.Millisecond
 			switch x := rr.IntN(10); {
-			case x < 3:
+			case x < 2:
 				p.PauseReading()
-			case x < 5:
-				p.Throttle(512+rr.IntN(4096), time.Millisecond)
+			case x < 4:
+				p.Throttle(2048+rr.IntN(14<<10), time.Millisecond)
 			default:
 				continue
 			}
@@ -274,7 +303,7 @@ func ilRun(t *testing.T, cfg ilConfig) {
 	go func() {
 		defer close(readerDone)
 		defer guard("the reading goroutine")
-		ilReader(c, rand.New(rand.NewPCG(readerSeed, 3)), &log, total, allRead)
+		ilReader(c, rand.New(rand.NewPCG(readerSeed, 3)), &log, total, allRead, longLived)
 	}()
 	writers := 1 + r.IntN(3)
 	var wg sync.WaitGroup
@@ -284,7 +313,7 @@ func ilRun(t *testing.T, cfg ilConfig) {
 		go func() {
 			defer wg.Done()
 			defer guard(fmt.Sprintf("writing goroutine %d", g))
-			ilWriter(c, rand.New(rand.NewPCG(seed, uint64(10+g))), &log, g, cfg)
+			ilWriter(c, rand.New(rand.NewPCG(seed, uint64(10+g))), &log, g, cfg, longLived)
 		}()
 	}
 	if cfg.Chaos && r.IntN(5) < 3 {
@@ -295,11 +324,22 @@ func ilRun(t *testing.T, cfg ilConfig) {
 			defer guard("the closing goroutine")
 			rr := rand.New(rand.NewPCG(seed, 4))
 			time.Sleep(time.Duration(rr.IntN(400)) * time.Millisecond)
-			if rr.IntN(5) < 3 {
+			switch x := rr.IntN(10); {
+			case x < 2:
+				// A code or reason that may not be sent: Close must fail
+				// and put nothing invalid on the wire (the peer checks).
+				codes := []websocket.StatusCode{1004, 1006, 1015, 999, 0, 1016, 2999, 5000}
+				code, reason := codes[rr.IntN(len(codes))], "closer"
+				if rr.IntN(3) == 0 {
+					code, reason = 1000, "bad \xff reason"
+				}
+				call := log.begin(&ilCall{G: -1, Kind: "Close", How: fmt.Sprintf("code %d, reason %q", int(code), reason), ID: "invalid"})
+				log.end(call, nil, c.Close(code, reason))
+			case x < 6:
 				code := []websocket.StatusCode{1000, 1001, 1008, 1011, 4000}[rr.IntN(5)]
 				call := log.begin(&ilCall{G: -1, Kind: "Close", How: "-"})
 				log.end(call, nil, c.Close(code, "closer"))
-			} else {
+			default:
 				call := log.begin(&ilCall{G: -1, Kind: "CloseNow", How: "-"})
 				log.end(call, nil, c.CloseNow())
 			}
@@ -370,7 +410,17 @@ func ilRun(t *testing.T, cfg ilConfig) {
 	}
 	p.Kill()
 	c.CloseNow()
+	if hung {
+		wc = weak.Pointer[websocket.Conn]{}
+	}
 
+	groupsLeft := ""
+	for deadline := time.Now().Add(time.Second); (g1.Len() != 0 || g2.Len() != 0) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g1.Len() != 0 || g2.Len() != 0 {
+		groupsLeft = fmt.Sprintf("1s after the Conn ended, its two Groups have Len %d (AcceptOptions.Group or the first Add) and %d (the second Add); want 0 and 0", g1.Len(), g2.Len())
+	}
 	_, fromConn := p.CloseReceived()
 	calls := log.snapshot()
 	problems := append([]string(nil), panics...)
@@ -384,6 +434,7 @@ func ilRun(t *testing.T, cfg ilConfig) {
 		PeerClosed:    peerClose,
 		FinalClose:    finalErr,
 		FinalStart:    finalStart,
+		GroupsLeft:    groupsLeft,
 	})...)
 	if len(problems) > 0 {
 		const max = 12
@@ -396,12 +447,35 @@ func ilRun(t *testing.T, cfg ilConfig) {
 			map[bool]string{true: fmt.Sprintf("  (and %d more)", len(problems)-max), false: ""}[len(problems) > max],
 			ilDescribe(calls, 80))
 	}
+	return wc
+}
+
+// ilRunAndCollect runs cfg, then checks that the closed Conn can be
+// garbage collected while the long-lived context its calls used is still
+// alive: nothing a call registered on a context (an AfterFunc, a goroutine)
+// may outlive the call.
+func ilRunAndCollect(t *testing.T, cfg ilConfig) {
+	longLived, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wc := ilRun(t, cfg, longLived)
+	if wc == (weak.Pointer[websocket.Conn]{}) {
+		return
+	}
+	for range 5 {
+		runtime.GC()
+		if wc.Value() == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("%v: the Conn is still reachable 100ms after the run ended, though it was closed and the GC ran, while a context its calls used (long-lived, never cancelled) lives on: something registered on that context outlives the calls and pins the Conn, or one of the package's goroutines still runs (those of other runs in parallel show too):\n%s", cfg, ilPackageGoroutines())
+	runtime.KeepAlive(longLived)
 }
 
 // ilPeerScript draws the peer's script: messages with their framing and
 // pauses, and pings between them.
 func ilPeerScript(r *rand.Rand, cfg ilConfig, deflate bool) []ilPeerItem {
-	n := 3 + r.IntN(12)
+	n := 3 + r.IntN(10)
 	var out []ilPeerItem
 	pings := 0
 	ping := func(rr *rand.Rand) []byte {
@@ -510,8 +584,10 @@ func ilSize(r *rand.Rand) int {
 
 // ilContext makes a context of kind k, with the function that releases it
 // and a description. long is for Ping, which waits for a pong.
-func ilContext(r *rand.Rand, k ilCtxKind, long bool) (context.Context, func(), string) {
+func ilContext(r *rand.Rand, k ilCtxKind, long bool, longLived context.Context) (context.Context, func(), string) {
 	switch k {
+	case ilLongLived:
+		return longLived, func() {}, "long-lived"
 	case ilDone:
 		if r.IntN(2) == 0 {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -557,7 +633,7 @@ func ilPick(r *rand.Rand, weights ...int) int {
 
 // ilReader is the reading goroutine: it reads until the read side ends,
 // closing allRead once it has consumed total messages.
-func ilReader(c *websocket.Conn, r *rand.Rand, log *ilLog, total int, allRead chan struct{}) {
+func ilReader(c *websocket.Conn, r *rand.Rand, log *ilLog, total int, allRead chan struct{}, longLived context.Context) {
 	consumed, wholeNext := 0, false
 	buf := make([]byte, 64<<10)
 	for n := 0; ; n++ {
@@ -568,11 +644,11 @@ func ilReader(c *websocket.Conn, r *rand.Rand, log *ilLog, total int, allRead ch
 			kind = "Read"
 		}
 		partial := kind == "Reader" && r.IntN(2) == 0
-		ck := ilCtxKind(ilPick(r, 35, 15, 25, 25))
+		ck := ilCtxKind(ilPick(r, 25, 15, 20, 25, 15))
 		if *ilCalmFlag {
 			ck = ilBackground
 		}
-		ctx, release, how := ilContext(r, ck, false)
+		ctx, release, how := ilContext(r, ck, false, longLived)
 		call := log.begin(&ilCall{G: 0, N: n, Kind: kind, Ctx: ck, How: how})
 		switch kind {
 		case "Read":
@@ -651,9 +727,9 @@ func ilReader(c *websocket.Conn, r *rand.Rand, log *ilLog, total int, allRead ch
 }
 
 // ilWriter is a writing goroutine.
-func ilWriter(c *websocket.Conn, r *rand.Rand, log *ilLog, g int, cfg ilConfig) {
+func ilWriter(c *websocket.Conn, r *rand.Rand, log *ilLog, g int, cfg ilConfig, longLived context.Context) {
 	var stale io.WriteCloser // a Writer kept after its Close
-	ops := 4 + r.IntN(9)
+	ops := 3 + r.IntN(8)
 	for n := range ops {
 		kind := []string{"Write", "WritePrepared", "Writer", "Ping", "stale Writer"}[ilPick(r, 35, 15, 25, 15, 10)]
 		if kind == "stale Writer" && (stale == nil || *ilCalmFlag) {
@@ -666,17 +742,17 @@ func ilWriter(c *websocket.Conn, r *rand.Rand, log *ilLog, g int, cfg ilConfig) 
 		case kind == "Ping":
 			ck = []ilCtxKind{ilDone, ilCancelMid, ilDeadline}[ilPick(r, 20, 40, 40)]
 		case !cfg.Chaos:
-			ck = []ilCtxKind{ilBackground, ilDone}[ilPick(r, 75, 25)]
+			ck = []ilCtxKind{ilBackground, ilDone, ilLongLived}[ilPick(r, 55, 25, 20)]
 		default:
-			ck = ilCtxKind(ilPick(r, 40, 15, 25, 20))
+			ck = ilCtxKind(ilPick(r, 30, 15, 20, 20, 15))
 		}
 		if *ilCalmFlag {
 			ck = ilBackground
 		}
-		ctx, release, how := ilContext(r, ck, kind == "Ping")
+		ctx, release, how := ilContext(r, ck, kind == "Ping", longLived)
 		if *ilCalmFlag && kind == "Ping" {
-			ctx, release = context.WithTimeout(context.Background(), 2*time.Second)
-			ck, how = ilDeadline, "deadline 2s"
+			ctx, release = context.WithTimeout(context.Background(), 500*time.Millisecond)
+			ck, how = ilDeadline, "deadline 500ms"
 		}
 		typ := websocket.MessageText
 		if r.IntN(2) == 0 {
