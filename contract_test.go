@@ -413,14 +413,21 @@ var ctWriteOps = []struct {
 	}},
 	{"Ping", false, func(ctx context.Context, c *websocket.Conn) error { return c.Ping(ctx) }},
 	{"Writer", false, func(ctx context.Context, c *websocket.Conn) error {
+		// Writer may refuse at once, or hand out a writer whose Write and
+		// Close then return the context's error, having sent nothing.
 		w, err := c.Writer(ctx, websocket.MessageText)
 		if err != nil {
 			return err
 		}
-		// Writer handed out a writer: an application would now write.
-		w.Write([]byte("must not be sent"))
-		w.Close()
-		return errors.New("Writer returned a writer, with no error, for a context that had ended")
+		_, werr := w.Write([]byte("must not be sent"))
+		cerr := w.Close()
+		switch {
+		case werr != nil:
+			return werr
+		case cerr != nil:
+			return cerr
+		}
+		return errors.New("Writer, its Write and its Close all returned nil for a context that had ended")
 	}},
 }
 
@@ -549,30 +556,58 @@ func TestWriteContextEndsWaitingForLockKeepsConn(t *testing.T) {
 	}
 }
 
-// A write whose context ends part-way through a frame closes the Conn (the
-// stream can no longer be framed); every later call returns an error that
-// is net.ErrClosed.
-func TestWriteContextMidFrameClosesConn(t *testing.T) {
+// A write whose context ends part-way through a frame leaves a clean
+// stream either way the package may choose: the brief for the rebuild
+// closes the Conn (every later call returns net.ErrClosed, and TCP is
+// closed), and main since b734799 keeps it usable instead (the Conn sends
+// the rest of the frame before any other, so the cut message arrives whole
+// and later writes work). What is never right is what main did before:
+// the Conn neither closed nor usable, every later call returning the cut
+// write's context error.
+func TestWriteCutMidFrameClosesOrFinishesFrame(t *testing.T) {
 	for _, client := range ctRoles {
 		t.Run(pairRole(client), func(t *testing.T) {
 			t.Parallel()
 			c, p := newPair(t, client, pairOptions{SocketBuffer: 4096, Peer: peerOptions{SocketBuffer: 4096}})
 			p.PauseReading()
+			big := bytes.Repeat([]byte("cut "), 1<<20)
 			err := bounded(t, 5*time.Second, "Write of 4 MiB with a 200ms deadline", func() error {
 				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 				defer cancel()
-				return c.Write(ctx, websocket.MessageBinary, make([]byte, 4<<20))
+				return c.Write(ctx, websocket.MessageBinary, big)
 			})
 			if err == nil {
 				t.Fatal("a 4 MiB Write to a peer that does not read succeeded within 200ms; the test needs it cut mid-frame")
 			}
 			t.Logf("the cut Write returned %v", err)
-			ctWantClosedForAll(t, c, "a write was cut part-way through its frame")
 			p.ResumeReading()
-			select {
-			case <-p.ReadDone():
-			case <-time.After(5 * time.Second):
-				t.Errorf("the Conn's TCP connection was still open 5s after a write was cut mid-frame; the Conn must close it")
+			err = bounded(t, 10*time.Second, "the next Write", func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+				defer cancel()
+				return c.Write(ctx, websocket.MessageText, []byte("after"))
+			})
+			switch {
+			case errors.Is(err, net.ErrClosed):
+				// The Conn closed: so must every call say, and TCP end.
+				ctWantClosedForAll(t, c, "a write was cut part-way through its frame")
+				select {
+				case <-p.ReadDone():
+				case <-time.After(5 * time.Second):
+					t.Errorf("the Conn's TCP connection was still open 5s after a write cut mid-frame closed the Conn")
+				}
+			case err == nil:
+				// The Conn finished the frame: the cut message arrives whole,
+				// then the next one.
+				msgs := p.WaitMessages(2, 10*time.Second)
+				if len(msgs) != 2 || !bytes.Equal(msgs[0].Data, big) || string(msgs[1].Data) != "after" {
+					var got []string
+					for _, m := range msgs {
+						got = append(got, m.String())
+					}
+					t.Errorf("the Conn kept going after a write cut mid-frame, but the peer received %q; want the cut 4 MiB message whole, then \"after\"", got)
+				}
+			default:
+				t.Errorf("Write after a write was cut part-way through its frame = %v; want nil (the Conn finished the frame) or net.ErrClosed (the Conn closed), not a stuck Conn", err)
 			}
 			p.Check(t)
 		})
@@ -1310,7 +1345,8 @@ func TestBadOptionsAreErrors(t *testing.T) {
 		t.Run("Accept/"+r.name, func(t *testing.T) {
 			t.Parallel()
 			comp := &websocket.CompressionOptions{}
-			o := websocket.AcceptOptions{Compression: comp}
+			var o websocket.AcceptOptions
+			o.Compression = comp
 			r.set(comp, &o.ReadBufferSize, &o.WriteBufferSize, &o.ReadLimit)
 			type result struct{ accept, write error }
 			ch := make(chan result, 1)
@@ -1326,7 +1362,9 @@ func TestBadOptionsAreErrors(t *testing.T) {
 			defer srv.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			cc, resp, derr := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{Compression: &websocket.CompressionOptions{}})
+			var do websocket.DialOptions
+			do.Compression = &websocket.CompressionOptions{}
+			cc, resp, derr := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &do)
 			if cc != nil {
 				defer cc.CloseNow()
 				go cc.Read(ctx)
@@ -1357,7 +1395,8 @@ func TestBadOptionsAreErrors(t *testing.T) {
 			t.Parallel()
 			u, accept := listenStrictPeer(t, peerOptions{Deflate: true})
 			comp := &websocket.CompressionOptions{}
-			o := websocket.DialOptions{Compression: comp}
+			var o websocket.DialOptions
+			o.Compression = comp
 			r.set(comp, &o.ReadBufferSize, &o.WriteBufferSize, &o.ReadLimit)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -1524,8 +1563,8 @@ func TestKeepAliveSparesBusyHealthyPeer(t *testing.T) {
 	for _, client := range ctRoles {
 		t.Run(pairRole(client)+"/no reader for a while", func(t *testing.T) {
 			t.Parallel()
-			c, p := newPair(t, client, pairOptions{PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond})
-			time.Sleep(600 * time.Millisecond) // the application is busy elsewhere
+			c, p := newPair(t, client, pairOptions{PingInterval: 50 * time.Millisecond, PongTimeout: 250 * time.Millisecond})
+			time.Sleep(time.Second) // the application is busy elsewhere
 			p.SendMessage(websocket.MessageText, []byte("still here"), peerSend{})
 			var got []byte
 			err := bounded(t, 5*time.Second, "Read", func() (err error) {
@@ -1535,7 +1574,7 @@ func TestKeepAliveSparesBusyHealthyPeer(t *testing.T) {
 				return
 			})
 			if err != nil || string(got) != "still here" {
-				t.Fatalf("Read after 600ms without a reader (PingInterval 50ms, PongTimeout 100ms, a peer that answers every ping) = %q, %v; the keepalive must not drop a healthy peer because nobody read its pongs", got, err)
+				t.Fatalf("Read after 1s without a reader (PingInterval 50ms, PongTimeout 250ms, a peer that answers every ping) = %q, %v; the keepalive must not drop a healthy peer because nobody read its pongs", got, err)
 			}
 			err = bounded(t, 5*time.Second, "Write", func() error {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -1550,13 +1589,13 @@ func TestKeepAliveSparesBusyHealthyPeer(t *testing.T) {
 		})
 		t.Run(pairRole(client)+"/large write to a slow reader", func(t *testing.T) {
 			t.Parallel()
+			big := ctBinary(ctRand(t), 2<<20) // made first: under -race it takes a while
 			c, p := newPair(t, client, pairOptions{
-				PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
+				PingInterval: 50 * time.Millisecond, PongTimeout: 250 * time.Millisecond,
 				SocketBuffer: 4096, Peer: peerOptions{SocketBuffer: 4096},
 			})
 			readErr := ctReadLoop(c)
-			p.Throttle(8192, 5*time.Millisecond) // about 1.6 MB/s
-			big := ctBinary(ctRand(t), 2<<20)
+			p.Throttle(4096, 4*time.Millisecond) // about 1 MB/s
 			start := time.Now()
 			err := bounded(t, 15*time.Second, "Write of 2 MiB", func() error {
 				ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
@@ -1565,7 +1604,7 @@ func TestKeepAliveSparesBusyHealthyPeer(t *testing.T) {
 			})
 			took := time.Since(start)
 			if err != nil {
-				t.Fatalf("Write of 2 MiB to a peer reading at ~1.6 MB/s (took %v; PongTimeout 100ms) = %v; the keepalive must not drop a peer that is reading", took, err)
+				t.Fatalf("Write of 2 MiB to a peer reading at ~1 MB/s (took %v; PongTimeout 250ms) = %v; the keepalive must not drop a peer that is reading", took, err)
 			}
 			p.Throttle(0, 0)
 			msgs := p.WaitMessages(1, 5*time.Second)
@@ -1626,12 +1665,13 @@ func TestKeepAliveDropsVanishedPeer(t *testing.T) {
 
 // ---- failures close the Conn for everyone ----
 
-// A write failure (the peer reset the connection, or a write cut mid-frame)
-// marks the Conn closed for everyone: a goroutine blocked in Read returns,
+// A write failure (the peer reset the connection, or a frame of a streamed
+// message cut mid-way, which no one can finish) marks the Conn closed for
+// everyone: a goroutine blocked in Read returns,
 // the Conn leaves its Group, and later calls return net.ErrClosed.
 func TestWriteFailureClosesConnForEveryone(t *testing.T) {
 	for _, client := range ctRoles {
-		for _, how := range []string{"peer resets", "write cut mid-frame"} {
+		for _, how := range []string{"peer resets", "streamed message cut mid-frame"} {
 			t.Run(pairRole(client)+"/"+how, func(t *testing.T) {
 				t.Parallel()
 				var g websocket.Group
@@ -1652,11 +1692,19 @@ func TestWriteFailureClosesConnForEveryone(t *testing.T) {
 						})
 					}
 				} else {
+					// A frame of a message with more to come, cut: no one can
+					// finish the message, so the Conn must close.
 					p.PauseReading()
-					werr = bounded(t, 5*time.Second, "Write of 4 MiB with a 200ms deadline", func() error {
+					werr = bounded(t, 5*time.Second, "a Writer's Write of 4 MiB with a 200ms deadline", func() error {
 						ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 						defer cancel()
-						return c.Write(ctx, websocket.MessageBinary, make([]byte, 4<<20))
+						w, err := c.Writer(ctx, websocket.MessageBinary)
+						if err != nil {
+							return err
+						}
+						defer w.Close()
+						_, err = w.Write(make([]byte, 4<<20))
+						return err
 					})
 				}
 				if werr == nil {

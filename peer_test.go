@@ -1368,6 +1368,14 @@ type pairOptions struct {
 	Peer                            peerOptions
 }
 
+// setConnOptions copies the Conn's options into the fields of an
+// AcceptOptions or DialOptions, given by address: whether those fields are
+// the struct's own or promoted from an embedded one, this compiles.
+func (o *pairOptions) setConnOptions(comp **websocket.CompressionOptions, limit *int64, rbuf, wbuf *int, closeTimeout, pingInterval, pongTimeout *time.Duration) {
+	*comp, *limit, *rbuf, *wbuf = o.Compression, o.ReadLimit, o.ReadBufferSize, o.WriteBufferSize
+	*closeTimeout, *pingInterval, *pongTimeout = o.CloseTimeout, o.PingInterval, o.PongTimeout
+}
+
 // pairRole names the role of the Conn under test.
 func pairRole(client bool) string {
 	if client {
@@ -1391,15 +1399,13 @@ func newPair(t testing.TB, client bool, o pairOptions) (*websocket.Conn, *strict
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		c, _, err = websocket.Dial(ctx, u, &websocket.DialOptions{
-			Compression: o.Compression, ReadLimit: o.ReadLimit,
-			ReadBufferSize: o.ReadBufferSize, WriteBufferSize: o.WriteBufferSize,
-			CloseTimeout: o.CloseTimeout, PingInterval: o.PingInterval, PongTimeout: o.PongTimeout,
-			NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				d := net.Dialer{Control: peerSocketControl(o.SocketBuffer)}
-				return d.DialContext(ctx, network, addr)
-			},
-		})
+		var do websocket.DialOptions
+		o.setConnOptions(&do.Compression, &do.ReadLimit, &do.ReadBufferSize, &do.WriteBufferSize, &do.CloseTimeout, &do.PingInterval, &do.PongTimeout)
+		do.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := net.Dialer{Control: peerSocketControl(o.SocketBuffer)}
+			return d.DialContext(ctx, network, addr)
+		}
+		c, _, err = websocket.Dial(ctx, u, &do)
 		if err != nil {
 			t.Fatalf("Dial to the strict peer: %v", err)
 		}
@@ -1419,12 +1425,9 @@ func newPair(t testing.TB, client bool, o pairOptions) (*websocket.Conn, *strict
 		// The handler takes the options once: the server, alive until the
 		// test ends, must not keep the Group (and so the Conn) reachable.
 		var opts atomic.Pointer[websocket.AcceptOptions]
-		opts.Store(&websocket.AcceptOptions{
-			Compression: o.Compression, ReadLimit: o.ReadLimit,
-			ReadBufferSize: o.ReadBufferSize, WriteBufferSize: o.WriteBufferSize,
-			CloseTimeout: o.CloseTimeout, PingInterval: o.PingInterval, PongTimeout: o.PongTimeout,
-			Group: o.Group,
-		})
+		ao := &websocket.AcceptOptions{Group: o.Group}
+		o.setConnOptions(&ao.Compression, &ao.ReadLimit, &ao.ReadBufferSize, &ao.WriteBufferSize, &ao.CloseTimeout, &ao.PingInterval, &ao.PongTimeout)
+		opts.Store(ao)
 		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, opts.Swap(nil))
 			ch <- result{c, err}
