@@ -19,8 +19,13 @@ package websocket_test
 //     WritePrepared, Writer with several Writes and a Close, Ping, and
 //     writes on a Writer kept after its Close), each call with a context
 //     that is already done, is cancelled at a random moment, has a short
-//     deadline, or is Background; in chaos runs also Close and CloseNow at a
-//     random moment.
+//     deadline, is Background, or is one long-lived context shared by the
+//     whole run; in chaos runs also Close (now and then with a code or
+//     reason that may not be sent) and CloseNow at a random moment;
+//   - and around the Conn: two Groups it must leave when it ends, a
+//     keepalive in a third of the runs that must never drop the peer, and,
+//     once the run is over, a check that the closed Conn is garbage
+//     collected while the long-lived context lives on.
 //
 // Survival runs give writes only contexts that are done before the call or
 // never end, so nothing may end the Conn before the final Close; chaos runs
