@@ -113,7 +113,7 @@ type Conn struct {
 	rest          []byte                    // guarded by frameMu: the unsent end of a frame a context cut short
 	pongs         atomic.Pointer[pongQueue] // pongs owed to the peer, sent by the Conn itself
 	pingMu        sync.Mutex                // guards pings
-	pings         map[string]pendingPing
+	pings         []pendingPing
 	hooks         *pingHooks    // nil unless OnPing or OnPong is set
 	received      atomic.Uint64 // successful reads from the network, for the keepalive
 	keepAlive     *keepAlive

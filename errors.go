@@ -206,7 +206,9 @@ func (e *frameCutError) Unwrap() []error { return []error{ErrWritePending, e.cau
 // inside the open one (RFC 6455, Section 5.4).
 type openMessageError struct{ cause error }
 
+// It does not unwrap to its cause: the cause is the context of the write
+// that gave up, and later calls, which return this error wrapped as the
+// Conn's close cause, must not look as if their own context had ended.
 func (e *openMessageError) Error() string {
 	return "websocket: a streamed message could not be finished, so the connection was closed: " + e.cause.Error()
 }
-func (e *openMessageError) Unwrap() error { return e.cause }

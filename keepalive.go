@@ -33,16 +33,15 @@ func (c *Conn) expectPong() ([8]byte, chan struct{}) {
 	rand.Read(id[:])
 	ch := make(chan struct{})
 	c.pingMu.Lock()
-	if c.pings == nil {
-		c.pings = make(map[string]pendingPing)
-	}
-	c.pings[string(id[:])] = pendingPing{ch: ch, sent: time.Now()}
+	c.pings = append(c.pings, pendingPing{id: id, ch: ch, sent: time.Now()})
 	c.pingMu.Unlock()
 	return id, ch
 }
 
-// pendingPing is a ping of this Conn's that waits for its pong.
+// pendingPing is a ping of this Conn's that waits for its pong. They are
+// kept in the order they were registered, which is the order they go out.
 type pendingPing struct {
+	id   [8]byte
 	ch   chan struct{}
 	sent time.Time
 }
@@ -55,7 +54,15 @@ type pingHooks struct {
 
 func (c *Conn) forgetPong(id [8]byte) {
 	c.pingMu.Lock()
-	delete(c.pings, string(id[:]))
+	for i := range c.pings {
+		if c.pings[i].id == id {
+			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+			break
+		}
+	}
+	if len(c.pings) == 0 {
+		c.pings = nil
+	}
 	c.pingMu.Unlock()
 }
 
@@ -79,15 +86,22 @@ func (c *Conn) pingReceived(payload []byte) {
 	}
 }
 
-// pongReceived wakes the Ping that sent payload, if one waits, and tells
-// the OnPong hook.
+// pongReceived wakes the Ping whose payload the pong carries and every
+// Ping sent before it: a peer may answer only the latest of several pings
+// (RFC 6455, Section 5.5.3), and its pong shows that it has read all of
+// them. It tells the OnPong hook, with the round trip of the Ping answered.
 func (c *Conn) pongReceived(payload []byte) {
 	var rtt time.Duration
 	c.pingMu.Lock()
-	if p, ok := c.pings[string(payload)]; ok {
-		delete(c.pings, string(payload))
-		close(p.ch)
-		rtt = time.Since(p.sent)
+	for i := range c.pings {
+		if string(c.pings[i].id[:]) == string(payload) {
+			rtt = time.Since(c.pings[i].sent)
+			for _, p := range c.pings[:i+1] {
+				close(p.ch)
+			}
+			c.pings = append(c.pings[:0], c.pings[i+1:]...)
+			break
+		}
 	}
 	c.pingMu.Unlock()
 	if h := c.hooks; h != nil && h.onPong != nil {
