@@ -1,0 +1,30 @@
+//go:build js
+
+package websocket
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The errors only the js build returns, beside those of errors.go, which it
+// shares. What a browser cannot do wraps errors.ErrUnsupported:
+//
+//	error                         returned by                 means
+//	ErrBadOption + ErrUnsupported  Dial (wrapped)             an option a browser cannot honour is set
+//	ErrInvalidCloseCode + ErrUnsupported  Close (wrapped)     a valid code the browser will not send (not 1000 or 3000-4999)
+//	errPing (ErrUnsupported)       Ping                       a page cannot send pings
+//	errNoWebSocket (ErrUnsupported) Dial                      the JavaScript environment has no WebSocket
+//	errTextNotUTF8                 Write, the Writer's Close  text that is not UTF-8: a browser would replace the bytes
+//	errQueueFull (*ProtocolError)  reads                      unread messages went past the read limit or 4096
+//	errReadClosed                  a message Reader's Read    Close was called while it was open
+var (
+	errPing        = fmt.Errorf("websocket: Ping: a page cannot send pings; the browser answers the peer's pings itself (%w)", errors.ErrUnsupported)
+	errNoWebSocket = fmt.Errorf("websocket: this JavaScript environment has no WebSocket (%w)", errors.ErrUnsupported)
+	errTextNotUTF8 = errors.New("websocket: text message is not valid UTF-8, which a browser cannot send")
+	errReadClosed  = errors.New("websocket: message reader read after Close")
+
+	// errQueueFull has errTooBig's code: the peer sent more than this
+	// endpoint takes, in several messages rather than one.
+	errQueueFull = &ProtocolError{Code: StatusMessageTooBig, Reason: "unread messages exceed the read limit or 4096 messages"}
+)
