@@ -54,19 +54,9 @@ func TestBrowsers(t *testing.T) {
 		"/wasm_exec.js": wasmExecJS(t),
 		"/test.wasm":    wasm,
 	})
-	only := os.Getenv("WASMTEST_BROWSERS")
 	for _, b := range browsers {
 		t.Run(b.name, func(t *testing.T) {
-			if only != "" && !strings.Contains(","+only+",", ","+b.name+",") {
-				t.Skipf("not in WASMTEST_BROWSERS=%s", only)
-			}
-			exe := b.exe
-			if e := os.Getenv(b.env); e != "" {
-				exe = e
-			}
-			if _, err := os.Stat(exe); err != nil {
-				missing(t, b.name, fmt.Sprintf("%s not found (set %s)", exe, b.env))
-			}
+			needBrowser(t, b.name, b.env, b.exe)
 			run := srv.begin()
 			stdout, stderr, err := runDriver(t, node, b.name, srv.URL+"/"+os.Getenv("WASMTEST_PAGE_HASH"))
 			results, done := run.end()
@@ -109,6 +99,21 @@ func needDriver(t *testing.T) string {
 		}
 	}
 	return node
+}
+
+// needBrowser skips the test, or fails it under WASMTEST_REQUIRE, when the
+// browser's executable is missing, or when WASMTEST_BROWSERS leaves it out.
+func needBrowser(t *testing.T, name, env, exe string) {
+	t.Helper()
+	if only := os.Getenv("WASMTEST_BROWSERS"); only != "" && !strings.Contains(","+only+",", ","+name+",") {
+		t.Skipf("not in WASMTEST_BROWSERS=%s", only)
+	}
+	if e := os.Getenv(env); e != "" {
+		exe = e
+	}
+	if _, err := os.Stat(exe); err != nil {
+		missing(t, name, fmt.Sprintf("%s not found (set %s)", exe, env))
+	}
 }
 
 func missing(t *testing.T, what, why string) {
@@ -159,11 +164,12 @@ func wasmExecJS(t *testing.T) string {
 // runDriver runs driver.js for one browser and page, bounded in time: the
 // driver stops by itself after driverSeconds, and is sent SIGTERM (it then
 // closes the browser) and, after 15 s more, killed if it has not.
-func runDriver(t *testing.T, node, browser, url string) (stdout, stderr string, err error) {
+func runDriver(t *testing.T, node, browser, url string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), (driverSeconds+40)*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "driver.js", browser, url, strconv.Itoa(driverSeconds))
+	args = append([]string{"driver.js", browser, url, strconv.Itoa(driverSeconds)}, args...)
+	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
 	var o, e bytes.Buffer

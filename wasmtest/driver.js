@@ -93,13 +93,11 @@ async function main() {
     });
     page.on('pageerror', (err) => console.error(`page[${which}] error: ${err && err.message || err}`));
     await page.goto(url, { timeout: 30000 });
-    const left = Math.max(1000, deadline - Date.now());
-    if (untilText) {
-      await page.waitForFunction((t) => document.body && document.body.innerText.includes(t), untilText,
-        { timeout: left, polling: 100 });
-    } else {
-      await page.waitForFunction(() => window.wasmtestDone === true, undefined, { timeout: left, polling: 200 });
-    }
+    const opts = { timeout: Math.max(1000, deadline - Date.now()), polling: 100 };
+    const until = (t) => (t === null ? window.wasmtestDone === true : !!document.body && document.body.innerText.includes(t));
+    // playwright takes (fn, arg, options), puppeteer (fn, options, ...args).
+    if (which === 'chromium') await page.waitForFunction(until, untilText, opts);
+    else await page.waitForFunction(until, opts, untilText);
     const text = await page.evaluate(() => document.body ? document.body.innerText : '');
     const exit = await page.evaluate(() => window.wasmtestExit);
     console.log('done');
