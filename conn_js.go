@@ -223,8 +223,8 @@ func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 // any reason: the browser's close event (which follows any error event at
 // once), Close, CloseNow or a failure of the connection by this endpoint.
 // After it is closed, writes return an error; reads first return the
-// messages that arrived before the end and were not read yet, then the
-// error.
+// messages that arrived before the end and were not read yet (unless Close
+// or CloseNow dropped them), then the error.
 func (c *Conn) Done() <-chan struct{} { return c.closed.wait() }
 
 // markClosed sets the closed signal with its cause, if no call did so

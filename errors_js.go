@@ -7,17 +7,18 @@ import (
 	"fmt"
 )
 
-// The errors only the js build returns, beside those of errors.go, which it
-// shares. What a browser cannot do wraps errors.ErrUnsupported:
+// The errors only the js build returns, besides those of errors.go, which
+// it shares. What a browser cannot do wraps errors.ErrUnsupported:
 //
-//	error                         returned by                 means
-//	ErrBadOption + ErrUnsupported  Dial (wrapped)             an option a browser cannot honour is set
-//	ErrInvalidCloseCode + ErrUnsupported  Close (wrapped)     a valid code the browser will not send (not 1000 or 3000-4999)
-//	errPing (ErrUnsupported)       Ping                       a page cannot send pings
-//	errNoWebSocket (ErrUnsupported) Dial                      the JavaScript environment has no WebSocket
-//	errTextNotUTF8                 Write, the Writer's Close  text that is not UTF-8: a browser would replace the bytes
-//	errQueueFull (*ProtocolError)  reads                      unread messages went past the read limit or 4096
-//	errReadClosed                  a message Reader's Read    Close was called while it was open
+//	error                                 returned by                  means
+//	ErrBadOption + errors.ErrUnsupported  Dial (wrapped)               an option a browser cannot honour is set
+//	ErrInvalidCloseCode + ErrUnsupported  Close (wrapped)              a valid code a page may not send (not 1000, 3000-4999)
+//	errPing (ErrUnsupported)              Ping                         a page cannot send pings
+//	errNoWebSocket (ErrUnsupported)       Dial                         the JavaScript environment has no WebSocket
+//	errTextNotUTF8                        Write, the Writer's Close    text that is not UTF-8, which the browser would alter
+//	errQueueFull (a *ProtocolError)       reads                        unread messages went past the read limit or 4096
+//	errReadClosed                         a message reader's Read      Close was called while the message was open
+//	errStaleReader                        a message reader's Read      the next message was asked for
 var (
 	errPing        = fmt.Errorf("websocket: Ping: a page cannot send pings; the browser answers the peer's pings itself (%w)", errors.ErrUnsupported)
 	errNoWebSocket = fmt.Errorf("websocket: this JavaScript environment has no WebSocket (%w)", errors.ErrUnsupported)
