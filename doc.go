@@ -52,20 +52,27 @@
 //	Reader                ctx.Err(); Conn usable                          its io.Reader returns ctx.Err(); the next
 //	                                                                     Reader, Read or ReadAppend discards the
 //	                                                                     rest of that message
-//	Write, WritePrepared  ctx.Err(); nothing sent, Conn usable            ctx.Err(); the Conn is closed (the stream
-//	                      (also while waiting for another writer)         can no longer be framed)
+//	Write, WritePrepared  ctx.Err(); nothing sent, Conn usable            ctx.Err(); Conn usable: the Conn keeps the
+//	                      (also while waiting for another writer)         rest of the frame and sends it before any
+//	                                                                     other, so the message arrives whole
 //	Writer's Write/Close  before the message's first frame: ctx.Err(),    once its first frame is out: ctx.Err(),
-//	                      nothing sent, Conn usable (Close the writer)     the Conn is closed
-//	Ping                  ctx.Err(); Conn usable, also while waiting      part-way through the ping frame: the
-//	                      for the pong                                    Conn is closed
+//	                      nothing sent, Conn usable (Close the writer)     and the Conn is closed, since no one can
+//	                                                                     finish the message; its final frame is
+//	                                                                     finished later, as for Write
+//	Ping                  ctx.Err(); Conn usable, also while waiting      ctx.Err(); Conn usable, as for Write
+//	                      for the pong
 //	control frames the    never bound by a caller's context: pongs go out with the next frame written or from a
 //	Conn sends itself     goroutine of their own, the close frame within the close timeout
 //
 // Reads can be resumed because frames are consumed only once the protocol
 // core has all it needs of them, and the state of a message (inflation
-// included) lives in the Conn, not on a call's stack. Over TLS, a write
-// whose deadline fires closes the Conn even if no byte had gone out:
-// crypto/tls cannot resume a write after a timeout.
+// included) lives in the Conn, not on a call's stack. Writes can be because
+// a frame cut short is finished, from memory the Conn keeps until then,
+// before any other frame goes out; a message of several frames (a streamed
+// one, or a compressed one over 64 KiB) cut before its last frame cannot,
+// and closes the Conn. Over TLS, a write whose deadline fires closes the
+// Conn even if no byte had gone out: crypto/tls cannot resume a write
+// after a timeout.
 //
 // # Limits
 //

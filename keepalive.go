@@ -36,11 +36,23 @@ func (c *Conn) expectPong() ([8]byte, chan struct{}) {
 	ch := make(chan struct{})
 	c.pingMu.Lock()
 	if c.pings == nil {
-		c.pings = make(map[string]chan struct{})
+		c.pings = make(map[string]pendingPing)
 	}
-	c.pings[string(id[:])] = ch
+	c.pings[string(id[:])] = pendingPing{ch: ch, sent: time.Now()}
 	c.pingMu.Unlock()
 	return id, ch
+}
+
+// pendingPing is a ping of this Conn's that waits for its pong.
+type pendingPing struct {
+	ch   chan struct{}
+	sent time.Time
+}
+
+// pingHooks are the OnPing and OnPong of the options.
+type pingHooks struct {
+	onPing func(payload []byte)
+	onPong func(payload []byte, rtt time.Duration)
 }
 
 func (c *Conn) forgetPong(id [8]byte) {
@@ -62,14 +74,27 @@ func (c *Conn) awaitPong(ctx context.Context, ch chan struct{}) error {
 	}
 }
 
-// pongReceived wakes the Ping that sent payload, if one waits.
+// pingReceived tells the OnPing hook.
+func (c *Conn) pingReceived(payload []byte) {
+	if h := c.hooks; h != nil && h.onPing != nil {
+		h.onPing(payload)
+	}
+}
+
+// pongReceived wakes the Ping that sent payload, if one waits, and tells
+// the OnPong hook.
 func (c *Conn) pongReceived(payload []byte) {
+	var rtt time.Duration
 	c.pingMu.Lock()
-	if ch, ok := c.pings[string(payload)]; ok {
+	if p, ok := c.pings[string(payload)]; ok {
 		delete(c.pings, string(payload))
-		close(ch)
+		close(p.ch)
+		rtt = time.Since(p.sent)
 	}
 	c.pingMu.Unlock()
+	if h := c.hooks; h != nil && h.onPong != nil {
+		h.onPong(payload, rtt)
+	}
 }
 
 // keepAlive pings the peer when the connection has been silent for an

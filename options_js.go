@@ -44,8 +44,16 @@ type ConnOptions struct {
 
 	// Compression is ignored: the browser decides on permessage-deflate
 	// itself (Chromium and Firefox always offer it, with parameters of
-	// their own), whether Compression is nil or not.
+	// their own), whether Compression is nil or not. [Conn.Compressed]
+	// tells what it agreed.
 	Compression *CompressionOptions
+
+	// OnPing and OnPong must be nil: the browser answers pings itself and
+	// tells a page of no ping or pong, so the hooks would never run, and
+	// Dial returns an error wrapping ErrBadOption and
+	// errors.ErrUnsupported rather than accept them.
+	OnPing func(payload []byte)
+	OnPong func(payload []byte, rtt time.Duration)
 }
 
 // CompressionOptions are the permessage-deflate settings of the native
@@ -90,6 +98,10 @@ func (o *ConnOptions) check() error {
 		return unsupportedOption("PingInterval", "a page cannot send pings, so there is no keepalive")
 	case o.PongTimeout != 0:
 		return unsupportedOption("PongTimeout", "a page cannot send pings, so there is no keepalive")
+	case o.OnPing != nil:
+		return unsupportedOption("OnPing", "the browser tells a page of no ping")
+	case o.OnPong != nil:
+		return unsupportedOption("OnPong", "the browser tells a page of no pong")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@
 package websocket
 
 import (
+	"bytes"
 	"compress/flate"
 	"context"
 	"crypto/rand"
@@ -25,9 +26,28 @@ import (
 //
 // ctx bounds the call. If ctx ends before the message starts (while Write
 // waits for another writer, or before the call), Write returns ctx.Err(),
-// sends nothing and the Conn stays usable; if it ends part-way through,
-// the Conn is closed, since the stream can no longer be framed.
+// sends nothing and the Conn stays usable. If it ends part-way through the
+// frame, Write returns ctx.Err() too, and the Conn keeps the rest of the
+// frame and sends it before any other frame: the message arrives whole,
+// and the Conn stays usable. Only a message of several frames cut before
+// its last (a compressed message over 64 KiB), or any cut write over TLS,
+// closes the Conn. See the package doc for the whole contract.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.deflate.threshold)
+}
+
+// WriteUncompressed is Write without compression, whatever was
+// negotiated: for data that is compressed already (images, archives) or
+// that must not share a compressor with other messages.
+func (c *Conn) WriteUncompressed(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, false)
+}
+
+// Compressed reports whether permessage-deflate (RFC 7692) was negotiated
+// for the Conn.
+func (c *Conn) Compressed() bool { return c.deflate != nil }
+
+func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bool) error {
 	if !typ.valid() {
 		return ErrBadMessageType
 	}
@@ -35,7 +55,7 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer c.msgMu.unlock()
-	if c.deflate != nil && len(p) >= c.deflate.threshold {
+	if compress {
 		return c.writeCompressed(ctx, opcode(typ), p)
 	}
 	f := outFrame{op: opcode(typ), fin: true, p: p}
@@ -83,10 +103,11 @@ type outFrame struct {
 //     close frame, a message's fragments in order;
 //   - ctx bounds the socket write through the write deadline, which is
 //     cleared again before send returns;
-//   - a frame that went out in part, or a frame of a message that has
-//     already started on the wire that cannot go out at all, leaves a
-//     stream that can no longer be framed: the Conn is closed, for every
-//     goroutine, and later calls say why.
+//   - the rest of a frame an earlier context cut short goes out before
+//     anything else, and a frame cut short now is kept to be finished so
+//     (writeFailed); only a message that can no longer be finished (a
+//     frame of it cut or unsendable while more frames are to come) closes
+//     the Conn, for every goroutine, and later calls say why.
 func (c *Conn) send(ctx context.Context, f *outFrame) error {
 	done := ctx.Done()
 	if !c.frameMu.lockUnless(done, nil) {
@@ -115,13 +136,34 @@ func (c *Conn) sendLocked(ctx context.Context, done <-chan struct{}, f *outFrame
 		return err
 	}
 	stop := c.writeDeadline.arm(ctx, done, c.nc)
-	n, err := c.emit(f)
-	c.writeDeadline.disarm(stop, c.nc)
+	defer c.writeDeadline.disarm(stop, c.nc)
+	if len(c.rest) > 0 {
+		if err := c.finishRest(ctx); err != nil {
+			return c.unsent(f.op, err)
+		}
+	}
+	n, rest, err := c.emit(f)
 	if err != nil {
-		return c.writeFailed(ctx, f.op, n, err)
+		return c.writeFailed(ctx, f, n, rest, err)
 	}
 	c.snd.sent(f.op, f.fin)
 	return nil
+}
+
+// finishRest sends what is left of a frame whose write an earlier context
+// cut short; the caller holds frameMu and has armed the write deadline.
+// Until it has gone out, no other frame may.
+func (c *Conn) finishRest(ctx context.Context) error {
+	n, err := c.nc.Write(c.rest)
+	c.rest = c.rest[n:]
+	if err == nil {
+		c.rest = nil
+		return nil
+	}
+	if ctxErr := ctxCause(ctx, err); ctxErr != nil && !c.tls {
+		return ctxErr
+	}
+	return c.writeFailed(ctx, &outFrame{op: opContinuation}, 1, nil, err)
 }
 
 // unsent handles a frame that ctx stopped before any of it was written.
@@ -137,14 +179,27 @@ func (c *Conn) unsent(op opcode, err error) error {
 	return err
 }
 
-// writeFailed turns the failure of a frame write, after n bytes of it went
-// out, into what the write returns.
-func (c *Conn) writeFailed(ctx context.Context, op opcode, n int, err error) error {
+// writeFailed turns the failure of the write of frame f, after n bytes of
+// it went out, into what the write returns; rest is what did not.
+//
+// A write its context stopped leaves the stream intact when nothing went
+// out. When part of the frame did, the rest is kept and sent before any
+// other frame (finishRest), so the Conn stays usable, if the frame ends
+// its message (or is a control frame): the message is then as good as
+// sent. The frame of a message that has more to come cannot be finished
+// by anyone once its writer's context has ended, nor can anything be
+// resumed over TLS (crypto/tls makes any write timeout permanent): the
+// Conn is closed then.
+func (c *Conn) writeFailed(ctx context.Context, f *outFrame, n int, rest []byte, err error) error {
 	if ctxErr := ctxCause(ctx, err); ctxErr != nil {
-		if n == 0 && !c.tls {
-			// The deadline fired before the first byte: the stream is
-			// intact. (crypto/tls makes any write timeout permanent.)
-			return c.unsent(op, ctxErr)
+		switch {
+		case c.tls:
+		case n == 0:
+			return c.unsent(f.op, ctxErr)
+		case f.fin && f.op != opClose:
+			c.rest = rest
+			c.snd.sent(f.op, f.fin)
+			return &frameCutError{ctxErr}
 		}
 		c.terminate(errWriteCut)
 		return ctxErr
@@ -157,16 +212,20 @@ func (c *Conn) writeFailed(ctx context.Context, op opcode, n int, err error) err
 	return ne
 }
 
-// emit writes the bytes of f and returns how many went out.
-func (c *Conn) emit(f *outFrame) (int, error) {
+// emit writes the bytes of f and returns how many went out. When the write
+// fails part-way, rest is what of the frame did not go out, in memory of
+// its own, so that the frame can be finished later.
+func (c *Conn) emit(f *outFrame) (n int, rest []byte, err error) {
 	if f.wire != nil {
-		return c.nc.Write(f.wire)
+		n, err = c.nc.Write(f.wire)
+		return n, f.wire[n:], err // a prepared frame never changes
 	}
 	h := header{fin: f.fin, rsv: f.rsv, op: f.op}
 	if c.client {
 		h.masked = true
 		h.key = c.nextKey()
 	}
+	var frame []byte
 	if f.inPlace {
 		h.length = int64(f.n)
 		if c.client {
@@ -176,18 +235,23 @@ func (c *Conn) emit(f *outFrame) (int, error) {
 		hdr := appendHeader(hb[:0], h)
 		start := maxHeaderSize - len(hdr)
 		copy(f.buf[start:], hdr)
-		return c.nc.Write(f.buf[start : maxHeaderSize+f.n])
+		frame = f.buf[start : maxHeaderSize+f.n]
+	} else {
+		h.length = int64(len(f.p))
+		if int64(len(f.p)) > int64(cap(f.buf)-maxHeaderSize) {
+			return c.writeLarge(h, f.p)
+		}
+		b := appendHeader(f.buf[:0], h)
+		k := copy(f.buf[len(b):cap(f.buf)], f.p)
+		if c.client {
+			mask(f.buf[len(b):len(b)+k], h.key)
+		}
+		frame = f.buf[:len(b)+k]
 	}
-	h.length = int64(len(f.p))
-	if int64(len(f.p)) > int64(cap(f.buf)-maxHeaderSize) {
-		return c.writeLarge(h, f.p)
+	if n, err = c.nc.Write(frame); err != nil {
+		return n, bytes.Clone(frame[n:]), err
 	}
-	b := appendHeader(f.buf[:0], h)
-	n := copy(f.buf[len(b):cap(f.buf)], f.p)
-	if c.client {
-		mask(f.buf[len(b):len(b)+n], h.key)
-	}
-	return c.nc.Write(f.buf[:len(b)+n])
+	return n, nil, nil
 }
 
 // writeLarge sends a frame larger than the buffer through a pooled 256 KiB
@@ -199,26 +263,32 @@ func (c *Conn) emit(f *outFrame) (int, error) {
 // then echoes small messages within its first 2 KiB of stack.
 //
 //go:noinline
-func (c *Conn) writeLarge(h header, p []byte) (int, error) {
+func (c *Conn) writeLarge(h header, p []byte) (written int, rest []byte, err error) {
 	big := largeBufPool.Get().(*[]byte)
 	defer largeBufPool.Put(big)
 	buf := *big
 	b := appendHeader(buf[:0], h)
 	key := h.key
-	written := 0
 	for {
 		n := copy(buf[len(b):cap(buf)], p)
 		if c.client {
 			key = mask(buf[len(b):len(b)+n], key)
 		}
-		m, err := c.nc.Write(buf[:len(b)+n])
+		chunk := buf[:len(b)+n]
+		m, err := c.nc.Write(chunk)
 		written += m
-		if err != nil {
-			return written, err
-		}
 		p = p[n:]
+		if err != nil {
+			// The rest of the frame: of this chunk, then of p, masked
+			// with the key where it stands.
+			rest = append(bytes.Clone(chunk[m:]), p...)
+			if c.client {
+				mask(rest[len(chunk)-m:], key)
+			}
+			return written, rest, err
+		}
 		if len(p) == 0 {
-			return written, nil
+			return written, nil, nil
 		}
 		b = buf[:0]
 	}
@@ -270,6 +340,10 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if c.closed.isSet() {
 		c.msgMu.unlock()
 		return nil, c.closeErr
+	}
+	if ctx.Done() != nil && ctx.Err() != nil {
+		c.msgMu.unlock()
+		return nil, ctx.Err()
 	}
 	c.takeWriteBuf()
 	w := &c.writer

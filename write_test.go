@@ -114,20 +114,46 @@ func TestWrite(t *testing.T) {
 			t.Fatalf("got %q", payload)
 		}
 	})
-	t.Run("peer that never reads: write bounded by context", func(t *testing.T) {
-		c, _ := newTestConn(t, false, connConfig{})
+	t.Run("peer that never reads: write bounded by context, frame finished later", func(t *testing.T) {
+		c, p := newTestConn(t, false, connConfig{})
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		big := make([]byte, 1<<20)
+		for i := range big {
+			big[i] = byte(i)
+		}
 		var err error
-		for i := 0; i < 1000 && err == nil; i++ {
+		sent := 0
+		for ; sent < 1000 && err == nil; sent++ {
 			err = c.Write(ctx, MessageBinary, big)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Write = %v, want deadline exceeded", err)
 		}
-		if err := c.Write(context.Background(), MessageBinary, []byte("x")); err == nil {
-			t.Fatal("Write after a frame was cut succeeded")
+		c.frameMu.lock(context.Background())
+		cut := len(c.rest)
+		c.frameMu.unlock()
+		if cut == 0 {
+			t.Fatal("no frame was cut part-way: the test proves nothing")
+		}
+		// The frame cut short is kept. Once the peer reads, it gets every
+		// frame whole, the cut one included, then what comes next.
+		done := make(chan error, 1)
+		go func() { done <- c.Write(context.Background(), MessageText, []byte("x")) }()
+		for i := 0; ; i++ {
+			h, payload := p.recv()
+			if h.op == opText {
+				if string(payload) != "x" || i != sent {
+					t.Fatalf("after %d frames (%d writes started) got text %q, want %q after %d", i, sent, payload, "x", sent)
+				}
+				break
+			}
+			if h.op != opBinary || !h.fin || !bytes.Equal(payload, big) {
+				t.Fatalf("frame %d: %v fin=%v, %d bytes, want the whole 1 MiB message", i, h.op, h.fin, len(payload))
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Write once the peer reads = %v", err)
 		}
 	})
 }
@@ -222,5 +248,28 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// WriteUncompressed skips compression for one message on a compressed Conn.
+func TestWriteUncompressed(t *testing.T) {
+	c, p := newTestConn(t, false, connConfig{deflate: newDeflateConfig(&CompressionOptions{})})
+	if !c.Compressed() {
+		t.Fatal("Compressed() = false with permessage-deflate negotiated")
+	}
+	big := bytes.Repeat([]byte("compressible "), 100)
+	go func() {
+		c.Write(context.Background(), MessageText, big)
+		c.WriteUncompressed(context.Background(), MessageText, big)
+	}()
+	if h, payload := p.recv(); h.rsv&rsv1 == 0 || len(payload) >= len(big) {
+		t.Fatalf("Write: rsv %#x, %d bytes, want a compressed frame", h.rsv, len(payload))
+	}
+	if h, payload := p.recv(); h.rsv != 0 || !bytes.Equal(payload, big) {
+		t.Fatalf("WriteUncompressed: rsv %#x, %d bytes, want the message as it is", h.rsv, len(payload))
+	}
+	plain, _ := newTestConn(t, false, connConfig{})
+	if plain.Compressed() {
+		t.Fatal("Compressed() = true without permessage-deflate")
 	}
 }
