@@ -59,10 +59,16 @@ const defaultCloseTimeout = 5 * time.Second
 // goes past either fails the connection (see [Conn.Read]).
 const maxQueued = 4096
 
-// browserFailCode is what the browser sends when this endpoint fails the
-// connection: a page may send only 1000 and 3000 to 4999, so the native
-// build's 1009 becomes 4009 (4000 + the code - 1000), with the same reason.
-const browserFailCode = 4000 + StatusMessageTooBig - 1000
+// browserCode is the code the browser sends for a close this endpoint
+// decides on its own (a failure, CloseRead's policy violation): a page may
+// send only 1000 and 3000 to 4999, so the native build's 1001 to 1014
+// become 4001 to 4014 (4000 + the code - 1000), with the same reason.
+func browserCode(code StatusCode) StatusCode {
+	if code > StatusNormalClosure && code < 1015 {
+		return 4000 + code - 1000
+	}
+	return code
+}
 
 // Conn is a WebSocket connection. Under js it is made by [Dial] only, and
 // is the browser's WebSocket object.
@@ -79,6 +85,7 @@ const browserFailCode = 4000 + StatusMessageTooBig - 1000
 type Conn struct {
 	ws           js.Value
 	subprotocol  string
+	compressed   bool // the browser agreed on permessage-deflate
 	closeTimeout time.Duration
 	readLimit    atomic.Int64
 	funcs        [3]js.Func // the event handlers, released with the close event

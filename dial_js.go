@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall/js"
 	"time"
 )
@@ -161,6 +162,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	if ext := ws.Get("extensions").String(); ext != "" {
 		resp.Header.Set("Sec-WebSocket-Extensions", ext)
+		c.compressed = strings.Contains(ext, "permessage-deflate")
 	}
 	return c, resp, nil
 }

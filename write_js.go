@@ -44,6 +44,24 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	return c.send(ctx, typ, p)
 }
 
+// WriteUncompressed is Write without compression: for data that is
+// compressed already, or that must not share a compressor with other
+// messages. A page cannot tell the browser not to compress a message, so
+// when the browser agreed on permessage-deflate ([Conn.Compressed]) it
+// returns an error wrapping errors.ErrUnsupported and sends nothing;
+// otherwise it is Write.
+func (c *Conn) WriteUncompressed(ctx context.Context, typ MessageType, p []byte) error {
+	if c.compressed {
+		return errNoUncompressed
+	}
+	return c.Write(ctx, typ, p)
+}
+
+// Compressed reports whether permessage-deflate (RFC 7692) was negotiated
+// for the Conn: under js, whether the browser's WebSocket.extensions names
+// it. The browser then compresses as it sees fit.
+func (c *Conn) Compressed() bool { return c.compressed }
+
 // send hands one message to the browser: the one write path.
 func (c *Conn) send(ctx context.Context, typ MessageType, p []byte) error {
 	if typ == MessageText && !utf8.Valid(p) {

@@ -194,6 +194,7 @@ func lastLines(s string, n int) string {
 //
 //	/ws/echo        echoes every message (subprotocol wasmtest.v1, read limit 16 MiB)
 //	/ws/echo-limit  echoes, with a read limit of 1024 bytes: more fails the connection with 1009
+//	/ws/echo-deflate echoes, accepting permessage-deflate
 //	/ws/push        sends n messages of size bytes (or of sizes=a,b,...), gap apart, then reads until the end;
 //	                each binary message starts with its index, big-endian, when it has room for it
 //	/ws/close       sends n text messages "message I", then closes with code and reason
@@ -351,10 +352,14 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if kind == "echo-limit" {
 		limit = 1024
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	opts := &websocket.AcceptOptions{
 		Subprotocols: []string{"wasmtest.v1"},
 		ConnOptions:  websocket.ConnOptions{ReadLimit: limit, CloseTimeout: 2 * time.Second},
-	})
+	}
+	if kind == "echo-deflate" {
+		opts.Compression = &websocket.CompressionOptions{}
+	}
+	c, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		return
 	}
@@ -387,7 +392,7 @@ func (s *server) serveKind(ctx context.Context, c *websocket.Conn, kind string, 
 	}
 	n, _ := strconv.Atoi(get("n"))
 	switch kind {
-	case "echo", "echo-limit":
+	case "echo", "echo-limit", "echo-deflate":
 		var buf []byte
 		for {
 			typ, msg, err := c.ReadAppend(ctx, buf[:0])

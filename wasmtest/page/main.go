@@ -312,6 +312,8 @@ func checks() []check {
 			"NetDial":      {NetDial: (&net.Dialer{}).DialContext},
 			"PingInterval": {ConnOptions: websocket.ConnOptions{PingInterval: time.Second}},
 			"PongTimeout":  {ConnOptions: websocket.ConnOptions{PongTimeout: time.Second}},
+			"OnPing":       {ConnOptions: websocket.ConnOptions{OnPing: func([]byte) {}}},
+			"OnPong":       {ConnOptions: websocket.ConnOptions{OnPong: func([]byte, time.Duration) {}}},
 		}
 		for name, o := range bad {
 			c, _, err := websocket.Dial(t.ctx, base+"/ws/echo?id="+t.name, o)
@@ -878,6 +880,78 @@ func checks() []check {
 		}
 		echo(t, c, websocket.MessageText, []byte("Ping left it usable"))
 		closeClean(t, c)
+	})
+
+	add("compressed-and-write-uncompressed", 20*time.Second, func(t *T) {
+		c := dial(t, "echo", "", bigLimit)
+		if c.Compressed() {
+			t.Errorf("Compressed() with a server that declines compression")
+		}
+		if err := c.WriteUncompressed(t.ctx, websocket.MessageBinary, []byte("plain")); err != nil {
+			t.Errorf("WriteUncompressed without compression: %v", err)
+		}
+		if _, msg, err := c.Read(t.ctx); err != nil || string(msg) != "plain" {
+			t.Errorf("echo of WriteUncompressed: %q, %v", msg, err)
+		}
+		closeClean(t, c)
+		c = dial(t, "echo-deflate", "", bigLimit)
+		if !c.Compressed() {
+			t.Errorf("Compressed() false with a server that accepts the browser's permessage-deflate")
+		}
+		if err := c.WriteUncompressed(t.ctx, websocket.MessageBinary, []byte("x")); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("WriteUncompressed with compression agreed: %v, want errors.ErrUnsupported", err)
+		}
+		echo(t, c, websocket.MessageText, makeText(1<<20))
+		echo(t, c, websocket.MessageBinary, makeBinary(100000, 9))
+		closeClean(t, c)
+	})
+
+	add("json", 10*time.Second, func(t *T) {
+		c := dial(t, "echo", "", nil)
+		type doc struct {
+			Name string         `json:"name"`
+			N    []int          `json:"n"`
+			M    map[string]any `json:"m"`
+		}
+		want := doc{Name: "κόσμε <&>", N: []int{1, 2, 3}, M: map[string]any{"ok": true}}
+		if err := c.WriteJSON(t.ctx, want); err != nil {
+			t.Fatalf("WriteJSON: %v", err)
+		}
+		var got doc
+		if err := c.ReadJSON(t.ctx, &got); err != nil || got.Name != want.Name || len(got.N) != 3 || got.M["ok"] != true {
+			t.Errorf("ReadJSON: %+v, %v; want %+v", got, err, want)
+		}
+		c.Write(t.ctx, websocket.MessageText, []byte("{not json"))
+		if err := c.ReadJSON(t.ctx, &got); err == nil {
+			t.Errorf("ReadJSON of invalid JSON succeeded")
+		}
+		echo(t, c, websocket.MessageText, []byte("usable after a bad JSON message"))
+		closeClean(t, c)
+	})
+
+	add("close-read", 10*time.Second, func(t *T) {
+		c := dial(t, "push", "n=5&size=8", nil)
+		seen := 0
+		c.CloseRead(func(typ websocket.MessageType, msg []byte) error {
+			if seen++; seen == 3 {
+				return errors.New("three is enough")
+			}
+			return nil
+		})
+		waitDone(t, c)
+		if seen != 3 {
+			t.Errorf("handle saw %d messages, want 3", seen)
+		}
+		wantServerClose(t, 4008, "three is enough")
+		c, _, err := websocket.Dial(t.ctx, base+"/ws/close?id="+t.name+"-discard&n=4&code=1000&reason=bye", nil)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		c.CloseRead(websocket.DiscardMessage)
+		waitDone(t, c)
+		if got := serverSaw(t, t.name+"-discard"); got.Code != 1000 || got.Reason != "bye" {
+			t.Errorf("server of the DiscardMessage connection ended with %+v, want its close 1000 bye", got)
+		}
 	})
 
 	add("close-now", 10*time.Second, func(t *T) {
