@@ -139,9 +139,10 @@
 //
 // Under GOOS=js those shell files, and the core files that only they use,
 // are built out (//go:build !js); conn_js.go, read_js.go, write_js.go,
-// close_js.go, dial_js.go, options_js.go, keepalive_js.go and errors_js.go
-// take their place and make a Conn of the browser's WebSocket through
-// syscall/js. Of the rest they use only status.go, errors.go, frame.go's
+// close_js.go, dial_js.go, options_js.go, keepalive_js.go, json_js.go and
+// errors_js.go take their place and make a Conn of the browser's WebSocket
+// through syscall/js (json.go and netconn.go, on the native internals, are
+// built out too). Of the rest they use only status.go, errors.go, frame.go's
 // opcodes and sync.go's lock and signal; wasmtest/ checks that the js API
 // is a subset of the native one and runs it in Chromium and Firefox.
 package websocket
