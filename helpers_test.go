@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // Helpers the package's tests share: loopback TCP pairs, a raw peer that

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // The net.Conn adapter (netconn.go). The conformance suite of

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // The read side (read.go): messages whole and streamed, protocol

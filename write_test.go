@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // The write side (write.go): messages, streamed writers, writers at once,
