@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket_test
 
 // This file holds the model of TestConnInterleavings and

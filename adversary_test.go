@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket_test
 
 // The randomised adversarial test: FuzzConnInterleavings, and

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket_test
 
 // The contract tests: one test per promise the package doc makes about

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket_test
 
 // This file holds strictPeer: a WebSocket endpoint written for the tests
