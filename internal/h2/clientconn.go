@@ -104,6 +104,7 @@ type ClientConn struct {
 	conn net.Conn
 	cfg  Config
 	w    *writer
+	rd   *reader // the read loop's state, for tests once it has ended
 
 	settled  chan struct{} // closed at the server's first SETTINGS
 	dead     chan struct{} // closed when err is set
@@ -171,9 +172,9 @@ func NewClientConn(ctx context.Context, c net.Conn, cfg *Config) (*ClientConn, e
 	}
 	cc.w.control(func(b []byte) []byte { return append(b, preface...) })
 
-	r := newReader(cc)
+	cc.rd = newReader(cc)
 	go cc.w.run(cc.socketFailed)
-	go r.run()
+	go cc.rd.run()
 
 	select {
 	case <-cc.settled:

@@ -40,8 +40,9 @@ var serverHTTP2Config = &http.HTTP2Config{
 	MaxConcurrentStreams:          2000,
 }
 
-// newServer starts an HTTP/2 server running h, over TLS when useTLS.
-func newServer(t testing.TB, useTLS bool, h http.Handler) *h2Server {
+// newServer starts an HTTP/2 server running h, over TLS when useTLS,
+// after the configure functions have seen its http.Server.
+func newServer(t testing.TB, useTLS bool, h http.Handler, configure ...func(*http.Server)) *h2Server {
 	t.Helper()
 	s := &h2Server{}
 	countConns := func(c net.Conn, st http.ConnState) {
@@ -55,6 +56,9 @@ func newServer(t testing.TB, useTLS bool, h http.Handler) *h2Server {
 		ts.Config.HTTP2 = serverHTTP2Config
 		ts.Config.ConnState = countConns
 		ts.Config.ErrorLog = quietLog
+		for _, f := range configure {
+			f(ts.Config)
+		}
 		ts.StartTLS()
 		t.Cleanup(ts.Close)
 		s.addr, s.srv = ts.Listener.Addr().String(), ts.Config
@@ -69,6 +73,9 @@ func newServer(t testing.TB, useTLS bool, h http.Handler) *h2Server {
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
 	s.srv = &http.Server{Handler: h, Protocols: &protocols, HTTP2: serverHTTP2Config, ConnState: countConns, ErrorLog: quietLog}
+	for _, f := range configure {
+		f(s.srv)
+	}
 	go s.srv.Serve(ln)
 	t.Cleanup(func() { s.srv.Close() })
 	s.addr = ln.Addr().String()
