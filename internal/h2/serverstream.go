@@ -87,7 +87,9 @@ type ServerStream struct {
 // clears the stream's Server.ReadTimeout and WriteTimeout (which would
 // otherwise end the WebSocket), and returns the stream. It fails if r is
 // not an HTTP/2 extended CONNECT (see [ExtendedConnectProtocol]; the
-// caller checks the :protocol) or if the answer cannot be sent.
+// caller checks the :protocol) or if w cannot flush (a wrapper without
+// Unwrap). A client that has gone already shows on the first Read or
+// Write.
 func NewServerStream(w http.ResponseWriter, r *http.Request) (*ServerStream, error) {
 	if ExtendedConnectProtocol(r) == "" {
 		return nil, errNotExtendedConnect
@@ -95,9 +97,12 @@ func NewServerStream(w http.ResponseWriter, r *http.Request) (*ServerStream, err
 	rc := http.NewResponseController(w)
 	w.Header().Del("Connection")
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
+	if err := rc.Flush(); errors.Is(err, http.ErrNotSupported) {
 		return nil, err
 	}
+	// Any other error means the client has gone already, perhaps after
+	// sending its data and END_STREAM: the stream's reads and writes
+	// tell the rest.
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
 	s := &ServerStream{
@@ -125,7 +130,9 @@ const (
 // Read. Its buffer starts at 4 KiB and doubles, up to 64 KiB, each time a
 // read fills it, so idle streams stay small and busy ones take large
 // reads in few steps. It ends at the body's end or error, at Close, or
-// when the handler has returned.
+// when the request's context ends (the client reset the stream, the
+// connection went, or the handler returned): then r.Body.Read no longer
+// blocks, and Read calls it itself.
 func (s *ServerStream) readBody() {
 	defer close(s.readerDone)
 	for {
@@ -170,6 +177,10 @@ func (s *ServerStream) Read(p []byte) (int, error) {
 			return 0, os.ErrDeadlineExceeded
 		}
 		s.rmu.Lock()
+		gone := isClosed(s.readerDone)
+		if gone {
+			s.reading = false // the goroutine may have left without reading
+		}
 		switch {
 		case isClosed(s.closing):
 			s.rmu.Unlock()
@@ -186,6 +197,15 @@ func (s *ServerStream) Read(p []byte) (int, error) {
 		case len(p) == 0:
 			s.rmu.Unlock()
 			return 0, nil
+		case gone:
+			// The stream is over: what the body still holds comes
+			// without blocking.
+			n, err := s.r.Body.Read(p)
+			if err != nil {
+				s.rerr = err
+			}
+			s.rmu.Unlock()
+			return n, err
 		case !s.reading:
 			s.reading = true
 			signal(s.want)
@@ -195,6 +215,7 @@ func (s *ServerStream) Read(p []byte) (int, error) {
 		case <-s.got:
 		case <-expired:
 		case <-s.closing:
+		case <-s.readerDone:
 		}
 	}
 }

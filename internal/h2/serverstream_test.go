@@ -164,3 +164,29 @@ func TestNewServerStreamChecks(t *testing.T) {
 		t.Fatal("connection got GOAWAY")
 	}
 }
+
+// TestServerStreamClientGoneWhileReading checks the reads after the
+// client's END_STREAM and RST_STREAM CANCEL, which cancel the request's
+// context while the body still holds data: nothing is lost, and the
+// handler's read ends with EOF rather than hanging.
+func TestServerStreamClientGoneWhileReading(t *testing.T) {
+	got := make(chan string, 1)
+	srv := newServer(t, false, serveStream(t, func(ss *ServerStream) {
+		b, err := io.ReadAll(ss)
+		got <- string(b) + " " + errString(err)
+	}))
+	cc := srv.clientConn(t, nil)
+	for i := range 100 {
+		s := open(t, cc, srv.request("/"))
+		s.Write([]byte("abc"))
+		s.Close()
+		select {
+		case g := <-got:
+			if g != "abc <nil>" {
+				t.Fatalf("round %d: handler read %q", i, g)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("round %d: handler still reading", i)
+		}
+	}
+}
