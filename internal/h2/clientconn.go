@@ -269,8 +269,6 @@ func (cc *ClientConn) fail(err error) bool {
 	case err == errConnClosed || errors.As(err, new(*GoAwayError)):
 		goAway = appendGoAway(nil, 0, ErrCodeNo, "")
 	}
-	// Bound a write blocked on a full socket, and the GOAWAY.
-	cc.conn.SetWriteDeadline(time.Now().Add(closeGrace))
 	cc.w.shutdown(err, goAway)
 	for _, s := range streams {
 		s.connFailed(err)
@@ -317,6 +315,17 @@ func (cc *ClientConn) streamGone(idle bool) {
 	} else if onIdle != nil {
 		onIdle()
 	}
+}
+
+// wakeConnWaitersLocked wakes the streams waiting for the connection's
+// send window, which has grown; cc.mu is held.
+func (cc *ClientConn) wakeConnWaitersLocked() {
+	for _, s := range cc.connWaiters {
+		s.waitingConn = false
+		signal(s.writable)
+	}
+	clear(cc.connWaiters)
+	cc.connWaiters = cc.connWaiters[:0]
 }
 
 // usable reports whether the connection can take a new stream now: up,

@@ -362,3 +362,25 @@ func TestThousandStreams(t *testing.T) {
 		t.Errorf("%d TCP connections", n)
 	}
 }
+
+// TestSharedConnectionWindow has many streams write at once through a
+// server connection window of 64 KiB, so that they queue for the
+// connection's credit (RFC 9113, Section 6.9.1) again and again; a lost
+// wake-up stalls them (Node's 64 KiB window found one).
+func TestSharedConnectionWindow(t *testing.T) {
+	srv := newServer(t, false, serveStream(t, echo), func(s *http.Server) {
+		s.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 65535, MaxReceiveBufferPerStream: 65535}
+	})
+	cc := srv.clientConn(t, nil)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			s := open(t, cc, srv.request("/"))
+			s.SetDeadline(time.Now().Add(testTimeout))
+			for j := range 5 {
+				roundTrip(t, s, bytes.Repeat([]byte{byte(i), byte(j)}, 100<<10))
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -428,11 +428,7 @@ func (r *reader) windowUpdate(h frameHeader, p []byte) error {
 			cc.mu.Unlock()
 			return errConnWindowOverflow
 		}
-		for _, s := range cc.connWaiters {
-			signal(s.writable)
-		}
-		clear(cc.connWaiters)
-		cc.connWaiters = cc.connWaiters[:0]
+		cc.wakeConnWaitersLocked()
 		cc.mu.Unlock()
 		return nil
 	}

@@ -398,12 +398,7 @@ func (s *Stream) returnCreditLocked(k int) {
 	cc := s.cc
 	s.sendWindow += int64(k)
 	cc.sendWindow += int64(k)
-	for _, w := range cc.connWaiters {
-		w.waitingConn = false
-		signal(w.writable)
-	}
-	clear(cc.connWaiters)
-	cc.connWaiters = cc.connWaiters[:0]
+	cc.wakeConnWaitersLocked()
 }
 
 func (s *Stream) writeErrLocked() error {
