@@ -143,6 +143,10 @@ func (w *writer) shutdown(err error, last []byte) {
 	w.closing = true
 	w.err = err
 	w.ctrl = append(w.ctrl, last...)
+	// Bound a write blocked on a full socket, and the last one. The
+	// writer sets its own deadlines under w.mu and only while not
+	// closing, so it cannot push this one back.
+	w.conn.SetWriteDeadline(time.Now().Add(closeGrace))
 	for _, r := range w.queue {
 		r.queued = false
 		r.done <- err
@@ -170,6 +174,9 @@ func (w *writer) run(fail func(error)) {
 			w.mu.Lock()
 		}
 		closing := w.closing
+		if w.writeTimeout > 0 && !closing {
+			w.conn.SetWriteDeadline(time.Now().Add(w.writeTimeout))
+		}
 		buf = append(buf[:0], w.ctrl...)
 		w.ctrl, spare = spare[:0], w.ctrl
 		n := 0
@@ -190,9 +197,6 @@ func (w *writer) run(fail func(error)) {
 		batch = batch[:0]
 
 		if len(buf) > 0 {
-			if w.writeTimeout > 0 && !closing {
-				w.conn.SetWriteDeadline(time.Now().Add(w.writeTimeout))
-			}
 			if _, err := w.conn.Write(buf); err != nil {
 				fail(err)
 				w.shutdown(err, nil)
