@@ -58,8 +58,10 @@ const (
 	maxInformational = 8
 
 	// floodLimit is how many frames of one kind that need work but carry
-	// nothing for the application (PING, SETTINGS, empty frames, frames
-	// for closed streams) a server may send within floodWindow.
+	// nothing for the application (PING, SETTINGS, empty frames) a server
+	// may send within floodWindow. Frames for closed streams get ten
+	// times more: a client closing many streams at once legitimately
+	// receives a few for each.
 	floodLimit  = 1000
 	floodWindow = time.Second
 
@@ -380,7 +382,11 @@ func (f *flood) note(k floodKind) error {
 		f.counts = [floodKinds]int{}
 	}
 	f.counts[k]++
-	if f.counts[k] > floodLimit {
+	limit := floodLimit
+	if k == floodClosed {
+		limit *= 10
+	}
+	if f.counts[k] > limit {
 		return floodErrors[k]
 	}
 	return nil

@@ -115,7 +115,7 @@ func TestHostileConnectionErrors(t *testing.T) {
 			f.write(repeat(2*floodLimit, appendFrame(nil, frameData, 0, 1, nil)))
 		}, floodErrors[floodEmpty].(*ConnectionError)},
 		{"flood/unknown frame types", nil, false, func(f *fake) {
-			f.write(repeat(2*floodLimit, appendFrame(nil, 0xfa, 0, 0, []byte("junk"))))
+			f.write(repeat(20*floodLimit, appendFrame(nil, 0xfa, 0, 0, []byte("junk"))))
 		}, floodErrors[floodClosed].(*ConnectionError)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

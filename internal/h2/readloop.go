@@ -399,6 +399,7 @@ func (r *reader) goAway(h frameHeader, p []byte) error {
 		ga.LastStreamID = cc.goAway.LastStreamID // it may only go down
 	}
 	cc.goAway = ga
+	cc.freeSlotLocked() // OpenStream calls waiting for a slot give up
 	// Streams above the last identifier were not processed (RFC 9113,
 	// Section 6.8): they fail with ga, which callers may retry.
 	var gone bool

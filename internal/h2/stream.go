@@ -307,6 +307,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		cc.mu.Lock()
 		if err := s.writeErrLocked(); err != nil {
+			s.returnCreditLocked(k)
 			cc.mu.Unlock()
 			return n, err
 		}
@@ -627,9 +628,12 @@ func (s *Stream) endLocked(readErr, writeErr error) bool {
 	return s.cc.removeStreamLocked(s)
 }
 
-// cancelPendingLocked fails the request the writer has not taken yet.
+// cancelPendingLocked fails the request the writer has not taken yet,
+// giving the connection back the credit its data had taken: the stream is
+// ending, but the other streams need that window.
 func (s *Stream) cancelPendingLocked(err error) {
 	if s.pending != nil && s.cc.w.cancel(s.pending) {
+		s.returnCreditLocked(len(s.pending.data))
 		s.pending.done <- err
 	}
 }
