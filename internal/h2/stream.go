@@ -13,11 +13,6 @@ import (
 // streams writing large messages take turns on the connection.
 const maxReqData = 64 << 10
 
-// maxKeptBuffer is the receive buffer capacity a stream keeps once it
-// has been read empty; a larger one is dropped, so an idle stream holds
-// little memory.
-const maxKeptBuffer = 256 << 10
-
 var (
 	errStreamEnded     = &wrapped{"websocket: http2: stream ended by the server", io.ErrClosedPipe}
 	errWriteClosed     = &wrapped{"websocket: http2: write after CloseWrite", io.ErrClosedPipe}
@@ -40,12 +35,11 @@ type Stream struct {
 	resp *Response // the final response; set before OpenStream returns
 
 	// Guarded by cc.mu.
-	buf         []byte // received DATA not yet read: buf[off:]
-	off         int
-	recvWindow  int64  // what the server may still send
-	unacked     uint32 // read but not yet credited back
-	remoteDone  bool   // END_STREAM received
-	readErr     error  // returned once buf is empty: io.EOF, a reset, the connection's end
+	buf         recvBuffer // received DATA not yet read
+	recvWindow  int64      // what the server may still send
+	unacked     uint32     // read but not yet credited back
+	remoteDone  bool       // END_STREAM received
+	readErr     error      // returned once buf is empty: io.EOF, a reset, the connection's end
 	sendWindow  int64
 	localDone   bool // END_STREAM queued
 	writeErr    error
@@ -202,10 +196,8 @@ func (s *Stream) errorBody(ctx context.Context) []byte {
 	cc := s.cc
 	for {
 		cc.mu.Lock()
-		n := len(s.buf) - s.off
-		done := n >= maxErrorBody || s.readErr != nil
-		if done {
-			body := append([]byte(nil), s.buf[s.off:s.off+min(n, maxErrorBody)]...)
+		if s.buf.len() >= maxErrorBody || s.readErr != nil {
+			body := s.buf.peek(maxErrorBody)
 			cc.mu.Unlock()
 			return body
 		}
@@ -214,7 +206,7 @@ func (s *Stream) errorBody(ctx context.Context) []byte {
 		case <-s.readable:
 		case <-ctx.Done():
 			cc.mu.Lock()
-			body := append([]byte(nil), s.buf[s.off:s.off+min(n, maxErrorBody)]...)
+			body := s.buf.peek(maxErrorBody)
 			cc.mu.Unlock()
 			return body
 		}
@@ -241,15 +233,8 @@ func (s *Stream) Read(p []byte) (int, error) {
 			cc.mu.Unlock()
 			return 0, net.ErrClosed
 		}
-		if s.off < len(s.buf) {
-			n := copy(p, s.buf[s.off:])
-			s.off += n
-			if s.off == len(s.buf) {
-				s.buf, s.off = s.buf[:0], 0
-				if cap(s.buf) > maxKeptBuffer {
-					s.buf = nil
-				}
-			}
+		if s.buf.len() > 0 && len(p) > 0 {
+			n := s.buf.read(p)
 			credit := s.creditLocked(n)
 			cc.mu.Unlock()
 			if credit > 0 {
@@ -462,7 +447,7 @@ func (s *Stream) Close() error {
 		cc.w.submit(r)
 		gone = cc.removeStreamLocked(s)
 	}
-	s.buf = nil
+	s.buf.release()
 	signal(s.readable)
 	signal(s.writable)
 	cc.mu.Unlock()
@@ -560,15 +545,7 @@ func (s *Stream) receiveDataLocked(h frameHeader, data []byte) (bool, error) {
 			return false, err
 		}
 	}
-	if len(data) > 0 {
-		if s.off > 0 && len(s.buf)+len(data) > cap(s.buf) {
-			// Compact in place rather than grow (an append after a
-			// reslice made growslice the top of the profile).
-			s.buf = s.buf[:copy(s.buf, s.buf[s.off:])]
-			s.off = 0
-		}
-		s.buf = append(s.buf, data...)
-	}
+	s.buf.write(data)
 	if h.has(flagEndStream) {
 		return s.remoteEndLocked(), nil
 	}
