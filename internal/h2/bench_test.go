@@ -43,6 +43,37 @@ func BenchmarkEcho(b *testing.B) {
 	}
 }
 
+// BenchmarkPingPong sends one message and waits for its echo before the
+// next: the latency path, where nothing is batched.
+func BenchmarkPingPong(b *testing.B) {
+	for _, proto := range []struct {
+		name string
+		tls  bool
+		h2   bool
+	}{{"h2c", false, true}, {"h2-tls", true, true}, {"http1", false, false}, {"http1-tls", true, false}} {
+		b.Run(proto.name+"/1KiB", func(b *testing.B) {
+			var c net.Conn
+			if proto.h2 {
+				srv := newServer(b, proto.tls, serveStream(b, echo))
+				c = open(b, srv.clientConn(b, nil), srv.request("/"))
+			} else {
+				c = dialHijackEcho(b, proto.tls)
+			}
+			msg := make([]byte, 1<<10)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func benchEcho(b *testing.B, c net.Conn, n int) {
 	msg := make([]byte, n)
 	got := make([]byte, n)

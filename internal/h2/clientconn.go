@@ -58,7 +58,7 @@ const (
 	maxInformational = 8
 
 	// floodLimit is how many frames of one kind that need work but carry
-	// nothing for the application (PING, SETTINGS, empty frames) a server
+	// nothing for the application (PING, SETTINGS, GOAWAY, empty frames) a server
 	// may send within floodWindow. Frames for closed streams get ten
 	// times more: a client closing many streams at once legitimately
 	// receives a few for each.
@@ -365,6 +365,7 @@ const (
 	floodSettings
 	floodEmpty
 	floodClosed
+	floodGoAway
 	floodKinds
 )
 
@@ -373,6 +374,7 @@ var floodErrors = [floodKinds]error{
 	connErr(ErrCodeEnhanceYourCalm, "SETTINGS flood"),
 	connErr(ErrCodeEnhanceYourCalm, "flood of empty frames"),
 	connErr(ErrCodeEnhanceYourCalm, "flood of frames for closed streams or of ignored frames"),
+	connErr(ErrCodeEnhanceYourCalm, "GOAWAY flood"),
 }
 
 // note counts one frame of kind k and fails past floodLimit in a window.

@@ -114,6 +114,14 @@ func TestHostileConnectionErrors(t *testing.T) {
 			f.ok(1)
 			f.write(repeat(2*floodLimit, appendFrame(nil, frameData, 0, 1, nil)))
 		}, floodErrors[floodEmpty].(*ConnectionError)},
+		{"flood/GOAWAY", nil, false, func(f *fake) {
+			f.ok(1)
+			var b []byte
+			for i := range 2 * floodLimit {
+				b = appendGoAway(b, 1, ErrCode(i%2), "")
+			}
+			f.write(b)
+		}, floodErrors[floodGoAway].(*ConnectionError)},
 		{"flood/unknown frame types", nil, false, func(f *fake) {
 			f.write(repeat(20*floodLimit, appendFrame(nil, 0xfa, 0, 0, []byte("junk"))))
 		}, floodErrors[floodClosed].(*ConnectionError)},

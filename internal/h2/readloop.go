@@ -392,12 +392,19 @@ func (r *reader) goAway(h frameHeader, p []byte) error {
 	if err != nil {
 		return err
 	}
-	ga := &GoAwayError{LastStreamID: last, Code: code, Debug: string(debug[:min(len(debug), maxDebugData)])}
+	if err := r.flood.note(floodGoAway); err != nil {
+		return err
+	}
 	cc := r.cc
 	cc.mu.Lock()
-	if cc.goAway != nil && cc.goAway.LastStreamID < last {
-		ga.LastStreamID = cc.goAway.LastStreamID // it may only go down
+	if prev := cc.goAway; prev != nil {
+		if prev.LastStreamID <= last && prev.Code == code {
+			cc.mu.Unlock()
+			return nil // nothing new: no allocation for a repeat
+		}
+		last = min(last, prev.LastStreamID) // it may only go down
 	}
+	ga := &GoAwayError{LastStreamID: last, Code: code, Debug: string(debug[:min(len(debug), maxDebugData)])}
 	cc.goAway = ga
 	cc.freeSlotLocked() // OpenStream calls waiting for a slot give up
 	// Streams above the last identifier were not processed (RFC 9113,
