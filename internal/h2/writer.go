@@ -61,7 +61,6 @@ type writer struct {
 	queue   []*writeReq
 	closing bool  // set by shutdown: no more requests
 	err     error // what queued and later requests fail with
-	done    chan struct{}
 }
 
 func newWriter(conn net.Conn, timeout time.Duration, maxFrame func() uint32) *writer {
@@ -70,7 +69,6 @@ func newWriter(conn net.Conn, timeout time.Duration, maxFrame func() uint32) *wr
 		writeTimeout: timeout,
 		maxFrame:     maxFrame,
 		wake:         make(chan struct{}, 1),
-		done:         make(chan struct{}),
 	}
 }
 
@@ -159,7 +157,6 @@ func (w *writer) shutdown(err error, last []byte) {
 // run is the writer goroutine. fail is called with the socket's error if
 // a write fails.
 func (w *writer) run(fail func(error)) {
-	defer close(w.done)
 	defer w.conn.Close()
 	var (
 		buf   []byte // what one socket write carries
@@ -179,18 +176,21 @@ func (w *writer) run(fail func(error)) {
 		}
 		buf = append(buf[:0], w.ctrl...)
 		w.ctrl, spare = spare[:0], w.ctrl
-		n := 0
-		for n < len(w.queue) && len(buf) < maxBatch {
+		n, size := 0, 0
+		for n < len(w.queue) && size < maxBatch {
 			r := w.queue[n]
-			r.queued = false
+			r.queued = false // taken: cancel no longer can
 			batch = append(batch, r)
-			buf = w.appendReq(buf, r)
+			size += len(r.headers) + len(r.data)
 			n++
 		}
 		w.queue = w.queue[:copy(w.queue, w.queue[n:])]
 		clear(w.queue[len(w.queue) : len(w.queue)+n])
 		w.mu.Unlock()
+		// Encoding copies the data, so it runs without the lock; the
+		// callers wait for done, keeping their slices valid until then.
 		for _, r := range batch {
+			buf = w.appendReq(buf, r)
 			r.done <- nil
 		}
 		clear(batch)
