@@ -367,3 +367,58 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatalf("connection ended with %v", cc.Err())
 	}
 }
+
+// TestInitialWindowChange checks that a SETTINGS_INITIAL_WINDOW_SIZE
+// change applies to open streams (RFC 9113, Section 6.9.2): down to 0 it
+// stops a write, up again it lets it go.
+func TestInitialWindowChange(t *testing.T) {
+	raise := make(chan struct{})
+	data := make(chan string, 1)
+	addr := startFake(t, func(f *fake) {
+		f.hello()
+		f.awaitFrame(frameHeaders)
+		f.ok(1)
+		f.settings(setting{settingInitialWindowSize, 0})
+		<-raise
+		f.settings(setting{settingInitialWindowSize, 100})
+		_, p, _ := f.awaitFrame(frameData)
+		data <- string(p)
+	})
+	cc, err := dialFake(t, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cc.OpenStream(testContext(t), fakeRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for deadline := time.Now().Add(testTimeout); ; time.Sleep(time.Millisecond) {
+		cc.mu.Lock()
+		w := cc.peer.initialWindow
+		cc.mu.Unlock()
+		if w == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("SETTINGS not applied")
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Write([]byte("0123456789"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Write went out with a window of 0: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(raise)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-data; got != "0123456789" {
+		t.Fatalf("server got %q", got)
+	}
+}
