@@ -37,17 +37,32 @@ type Pool struct {
 	// Config tunes the connections the Pool opens; nil means defaults.
 	Config *Config
 
-	// IdleTimeout is how long a connection without streams stays open;
-	// zero means DefaultIdleTimeout, negative closes it at once.
+	// IdleTimeout is how long a connection stays open after its last
+	// stream ended; zero means DefaultIdleTimeout, negative closes it at
+	// once. A connection Get hands out without streams stays open at
+	// least DefaultIdleTimeout, for the caller's first stream.
 	IdleTimeout time.Duration
 
 	mu     sync.Mutex
 	conns  map[string][]*ClientConn
 	dials  map[string]*dialCall
 	http1  map[string]bool
-	idle   map[*ClientConn]*time.Timer
+	idle   map[*ClientConn]*idleTimer
 	closed bool
 }
+
+// idleTimer closes a connection without streams at the end of its idle
+// period; until is that end, so that a timer that fires as the period is
+// being renewed does nothing.
+type idleTimer struct {
+	timer *time.Timer
+	until time.Time
+}
+
+// handoutGrace is the least idle period a connection gets when Get hands
+// it out, for the caller to open its stream in, even with a negative
+// IdleTimeout.
+const handoutGrace = DefaultIdleTimeout
 
 // dialCall is a dial in flight, which other Gets for its key wait for.
 type dialCall struct {
@@ -119,7 +134,7 @@ func (p *Pool) Get(ctx context.Context, key string, dial DialFunc) (*ClientConn,
 				p.conns = make(map[string][]*ClientConn)
 			}
 			p.conns[key] = append(p.conns[key], cc)
-			p.armIdleLocked(key, cc)
+			p.armIdleLocked(key, cc, true)
 		}
 		close(d.done)
 		p.mu.Unlock()
@@ -131,8 +146,8 @@ func (p *Pool) Get(ctx context.Context, key string, dial DialFunc) (*ClientConn,
 }
 
 // pickLocked returns a usable connection for key, dropping dead ones. A
-// connection handed out gets a fresh idle period, for the caller to open
-// its stream in.
+// connection handed out without streams gets a fresh idle period of at
+// least handoutGrace, for the caller to open its stream in.
 func (p *Pool) pickLocked(key string) *ClientConn {
 	list := p.conns[key]
 	var pick *ClientConn
@@ -154,7 +169,7 @@ func (p *Pool) pickLocked(key string) *ClientConn {
 		p.conns[key] = live
 	}
 	if pick != nil && pick.activeStreams() == 0 {
-		p.armIdleLocked(key, pick)
+		p.armIdleLocked(key, pick, true)
 	}
 	return pick
 }
@@ -197,7 +212,7 @@ func (p *Pool) watch(key string, cc *ClientConn) {
 	cc.onIdle = func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.armIdleLocked(key, cc)
+		p.armIdleLocked(key, cc, false)
 	}
 	cc.onDead = func() { p.remove(key, cc) }
 	dead := cc.err != nil
@@ -208,36 +223,52 @@ func (p *Pool) watch(key string, cc *ClientConn) {
 }
 
 // armIdleLocked (re)starts cc's idle period, at whose end cc is closed if
-// it still has no stream.
-func (p *Pool) armIdleLocked(key string, cc *ClientConn) {
+// it still has no stream: IdleTimeout after its last stream, and at least
+// handoutGrace after Get handed it out.
+func (p *Pool) armIdleLocked(key string, cc *ClientConn, handout bool) {
 	if p.closed {
 		return
 	}
-	timeout := p.IdleTimeout
-	if timeout == 0 {
-		timeout = DefaultIdleTimeout
+	d := p.IdleTimeout
+	if d == 0 {
+		d = DefaultIdleTimeout
 	}
-	if timeout < 0 {
-		timeout = 0
+	if handout {
+		d = max(d, handoutGrace)
 	}
-	if t := p.idle[cc]; t != nil {
-		t.Reset(timeout)
+	d = max(d, 0)
+	it := p.idle[cc]
+	if it == nil {
+		if p.idle == nil {
+			p.idle = make(map[*ClientConn]*idleTimer)
+		}
+		it = &idleTimer{}
+		p.idle[cc] = it
+		it.until = time.Now().Add(d)
+		it.timer = time.AfterFunc(d, func() { p.idleEnded(key, cc) })
 		return
 	}
-	if p.idle == nil {
-		p.idle = make(map[*ClientConn]*time.Timer)
+	// until first: the timer then cannot end before it.
+	it.until = time.Now().Add(d)
+	it.timer.Reset(d)
+}
+
+// idleEnded runs when cc's idle timer fires.
+func (p *Pool) idleEnded(key string, cc *ClientConn) {
+	p.mu.Lock()
+	it := p.idle[cc]
+	if it == nil || time.Now().Before(it.until) || cc.activeStreams() > 0 {
+		p.mu.Unlock()
+		return
 	}
-	p.idle[cc] = time.AfterFunc(timeout, func() {
-		if cc.activeStreams() == 0 {
-			p.remove(key, cc)
-			cc.Close()
-		}
-	})
+	p.removeLocked(key, cc)
+	p.mu.Unlock()
+	cc.Close()
 }
 
 func (p *Pool) stopIdleLocked(cc *ClientConn) {
-	if t := p.idle[cc]; t != nil {
-		t.Stop()
+	if it := p.idle[cc]; it != nil {
+		it.timer.Stop()
 		delete(p.idle, cc)
 	}
 }
@@ -246,6 +277,10 @@ func (p *Pool) stopIdleLocked(cc *ClientConn) {
 func (p *Pool) remove(key string, cc *ClientConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.removeLocked(key, cc)
+}
+
+func (p *Pool) removeLocked(key string, cc *ClientConn) {
 	p.stopIdleLocked(cc)
 	list := p.conns[key]
 	for i, c := range list {
