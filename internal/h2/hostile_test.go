@@ -304,12 +304,15 @@ func TestNoExtendedConnect(t *testing.T) {
 // window above 2^31-1 resets that stream only (RFC 9113, Section 6.9.1).
 func TestStreamWindowOverflow(t *testing.T) {
 	rst := make(chan int64, 1)
+	testDone := make(chan struct{})
+	defer close(testDone)
 	addr := startFake(t, func(f *fake) {
 		f.hello()
 		f.awaitFrame(frameHeaders)
 		f.ok(1)
 		f.windowUpdate(1, maxWindow)
 		rst <- f.rstCode()
+		<-testDone // keep the connection up while the test looks at it
 	})
 	cc, err := dialFake(t, addr, nil)
 	if err != nil {
