@@ -153,7 +153,7 @@ func NewClientConn(ctx context.Context, c net.Conn, cfg *Config) (*ClientConn, e
 		streams:  make(map[uint32]*Stream),
 		nextID:   1,
 		peer: peerSettings{
-			maxConcurrent: 100, // until the server says (RFC 9113, Section 6.5.2 suggests no less)
+			maxConcurrent: 1<<32 - 1, // "Initially, there is no limit" (RFC 9113, Section 6.5.2)
 			initialWindow: initialWindow,
 			maxHeaderList: 1<<32 - 1,
 		},
