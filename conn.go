@@ -4,7 +4,6 @@ package websocket
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -75,7 +74,7 @@ type connConfig struct {
 type Conn struct {
 	nc           net.Conn
 	client       bool
-	tls          bool // crypto/tls cannot resume a write its deadline cut short
+	noResume     bool // a write its deadline cut short cannot be resumed (crypto/tls, an HTTP/2 server stream)
 	subprotocol  string
 	closeTimeout time.Duration
 	readLimit    atomic.Int64
@@ -145,7 +144,7 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 		subprotocol:  cfg.subprotocol,
 		closeTimeout: cfg.closeTimeout,
 	}
-	_, c.tls = nc.(*tls.Conn)
+	c.noResume = !resumableWrites(nc)
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = defaultCloseTimeout
 	}

@@ -4,6 +4,7 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -44,6 +46,14 @@ type DialOptions struct {
 	// NetDial, if set, makes the TCP connection (to the proxy, when one is
 	// used) in place of a net.Dialer.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// HTTP2, if not nil, lets Dial open the WebSocket over HTTP/2 (RFC
+	// 8441) for wss:// URLs (ws:// too with AllowHTTP), on a connection the
+	// pool shares with the other Dials to the same server. A server that
+	// picks HTTP/1.1 in the TLS handshake, or does not offer WebSockets
+	// over HTTP/2, gets the HTTP/1.1 Upgrade instead (and the pool
+	// remembers it). Nil means HTTP/1.1 only.
+	HTTP2 *HTTP2Pool
 
 	// HandshakeTimeout bounds the whole opening handshake (DNS, TCP,
 	// proxy, TLS and the HTTP exchange) when Dial's context has no earlier
@@ -160,10 +170,28 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		req.Header.Set("Sec-WebSocket-Extensions", deflateOffer(opts.Compression))
 	}
 
-	nc, err := dialConn(ctx, req, host, secure, opts)
+	if p := opts.HTTP2; p != nil && (secure || p.AllowHTTP) {
+		c, resp, nc, err := dialHTTP2(ctx, p, req, host, secure, opts)
+		if c != nil || err != nil {
+			return c, resp, err
+		}
+		if nc != nil {
+			// The server chose HTTP/1.1 in the TLS handshake: upgrade
+			// on that connection.
+			return upgrade(ctx, nc, req, key, opts)
+		}
+		// The server does not offer WebSockets over HTTP/2: dial anew.
+	}
+	nc, _, err := dialConn(ctx, req, host, secure, opts, nil)
 	if err != nil {
 		return nil, nil, err
 	}
+	return upgrade(ctx, nc, req, key, opts)
+}
+
+// upgrade runs the HTTP/1.1 opening handshake on nc, which it closes if
+// the handshake fails.
+func upgrade(ctx context.Context, nc net.Conn, req *http.Request, key string, opts *DialOptions) (*Conn, *http.Response, error) {
 	conn, resp, err := handshake(ctx, nc, req, key, opts)
 	if err != nil {
 		nc.Close()
@@ -174,7 +202,10 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 
 // dialConn connects to the server, through a proxy if one applies, and
 // runs TLS for wss.
-func dialConn(ctx context.Context, req *http.Request, host string, secure bool, opts *DialOptions) (net.Conn, error) {
+// With alpn set, the TLS handshake offers those protocols and the one the
+// server picked is returned; without, it offers none (the WebSocket upgrade
+// is an HTTP/1.1 exchange).
+func dialConn(ctx context.Context, req *http.Request, host string, secure bool, opts *DialOptions, alpn []string) (net.Conn, string, error) {
 	netDial := opts.NetDial
 	if netDial == nil {
 		var d net.Dialer
@@ -186,22 +217,22 @@ func dialConn(ctx context.Context, req *http.Request, host string, secure bool, 
 	}
 	proxyURL, err := proxyFunc(req)
 	if err != nil {
-		return nil, fmt.Errorf("websocket: proxy: %w", err)
+		return nil, "", fmt.Errorf("websocket: proxy: %w", err)
 	}
 	var nc net.Conn
 	if proxyURL == nil {
 		nc, err = netDial(ctx, "tcp", host)
 		if err != nil {
-			return nil, fmt.Errorf("websocket: %w", err)
+			return nil, "", fmt.Errorf("websocket: %w", err)
 		}
 	} else {
 		nc, err = dialProxy(ctx, netDial, proxyURL, host, opts)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	if !secure {
-		return nc, nil
+		return nc, "", nil
 	}
 	cfg := opts.TLSConfig
 	if cfg == nil {
@@ -215,17 +246,16 @@ func dialConn(ctx context.Context, req *http.Request, host string, secure bool, 
 		}
 		cfg.ServerName = h
 	}
-	// The WebSocket upgrade is an HTTP/1.1 exchange: never offer h2.
-	if len(cfg.NextProtos) > 0 {
+	if !slices.Equal(cfg.NextProtos, alpn) {
 		cfg = cfg.Clone()
-		cfg.NextProtos = nil
+		cfg.NextProtos = alpn
 	}
 	tc := tls.Client(nc, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("websocket: TLS handshake: %w", err)
+		return nil, "", fmt.Errorf("websocket: TLS handshake: %w", err)
 	}
-	return tc, nil
+	return tc, tc.ConnectionState().NegotiatedProtocol, nil
 }
 
 // dialProxy opens a tunnel to host through an HTTP(S) proxy with CONNECT.
@@ -325,7 +355,7 @@ func handshake(ctx context.Context, nc net.Conn, req *http.Request, key string, 
 		// Keep a little of the body for the caller, still bounded by ctx.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		stop()
-		resp.Body = io.NopCloser(strings.NewReader(string(body)))
+		resp.Body = bodyOf(body)
 		return nil, resp, err
 	}
 	stop()
@@ -354,6 +384,14 @@ func checkResponse(resp *http.Response, key string, opts *DialOptions) (string, 
 	if v := resp.Header.Values("Sec-WebSocket-Accept"); len(v) != 1 || v[0] != acceptKey(key) {
 		return "", nil, fmt.Errorf("%w: wrong Sec-WebSocket-Accept", ErrBadHandshake)
 	}
+	return checkAgreed(resp.Header, opts)
+}
+
+// checkAgreed validates what the server's response agreed to, the same over
+// HTTP/1.1 and HTTP/2: an extension (permessage-deflate) and a subprotocol,
+// each only one that was offered.
+func checkAgreed(header http.Header, opts *DialOptions) (string, *deflateConfig, error) {
+	resp := &http.Response{Header: header}
 	var deflate *deflateConfig
 	if exts := resp.Header.Values("Sec-WebSocket-Extensions"); len(exts) > 0 {
 		if opts.Compression == nil {
@@ -377,6 +415,10 @@ func checkResponse(resp *http.Response, key string, opts *DialOptions) (string, 
 	}
 	return "", nil, fmt.Errorf("%w: server chose a subprotocol that was not offered", ErrBadHandshake)
 }
+
+// bodyOf is the body of a refused handshake's response: what Dial kept
+// of it.
+func bodyOf(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
 
 // watchDeadline makes ctx bound the I/O on nc until the returned function
 // is called.

@@ -34,9 +34,11 @@ import (
 // handshake is answered by Accept with the HTTP error it deserves, and Serve
 // does not run.
 //
-// Serve runs on a goroutine of its own and ServeHTTP returns at once: that
-// lets net/http free the buffers it keeps for a request (about 10 KiB) for
-// as long as the connection lives.
+// Over HTTP/1.1, Serve runs on a goroutine of its own and ServeHTTP
+// returns at once: that lets net/http free the buffers it keeps for a
+// request (about 10 KiB) for as long as the connection lives. Over HTTP/2
+// (RFC 8441), where the Conn is a stream of the request, ServeHTTP runs
+// Serve itself and returns once the stream is done.
 type Handler struct {
 	Options *AcceptOptions
 	Serve   func(c *Conn, r *http.Request)
@@ -48,6 +50,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := accept(w, r, h.Options, cancel)
 	if err != nil {
 		cancel()
+		return
+	}
+	if done := c.serverStreamDone(); done != nil {
+		// Over HTTP/2 the Conn is a stream of this request: it lives
+		// only as long as ServeHTTP does.
+		h.serve(c, r.WithContext(ctx))
+		<-done
 		return
 	}
 	go h.serve(c, r.WithContext(ctx))

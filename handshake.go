@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -86,10 +87,23 @@ func (o *AcceptOptions) check() error {
 // response. Bytes the client sent after its request, already buffered by
 // the server, are kept for the Conn.
 //
-// The Conn does not depend on the handler: a handler may return and leave
-// the Conn to another goroutine, which frees the memory net/http holds for
-// the request (the request's context ends then, so do not use it for the
-// Conn). [Handler] does this.
+// Over HTTP/1.1, the Conn does not depend on the handler: a handler may
+// return and leave the Conn to another goroutine, which frees the memory
+// net/http holds for the request (the request's context ends then, so do
+// not use it for the Conn). [Handler] does this.
+//
+// Over HTTP/2, Accept takes an extended CONNECT (RFC 8441) with the same
+// checks and options; the process must run with GODEBUG=http2xconnect=1
+// for net/http to offer it (see [ExtendedConnectEnabled]), and a plain
+// HTTP/2 GET gets 400 saying so. The Conn is then a stream of the request:
+// the handler must not return while the Conn is in use ([Handler] waits),
+// and http.Server.Shutdown waits for such handlers, so close them with a
+// [Group] from RegisterOnShutdown. The server's ReadTimeout and
+// WriteTimeout do not apply to the stream. Give the server's HTTP2Config a
+// connection receive buffer well above the per-stream one (say 4 MiB and
+// 256 KiB): net/http returns flow-control credit only as the application
+// reads, so a WebSocket whose application stops reading could otherwise
+// stall every other stream of the browser's connection.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	return accept(w, r, opts, nil)
 }
@@ -101,10 +115,17 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 		opts = &AcceptOptions{}
 	}
 	if err := opts.check(); err != nil {
-		reject(w, http.StatusInternalServerError, errors.New("the server's WebSocket options are invalid"))
+		reject(w, r, http.StatusInternalServerError, errors.New("the server's WebSocket options are invalid"))
 		return nil, err
 	}
-	status, err := checkRequest(r)
+	overHTTP2 := r.ProtoMajor == 2
+	var status int
+	var err error
+	if overHTTP2 {
+		status, err = checkRequestHTTP2(r)
+	} else {
+		status, err = checkRequest(r)
+	}
 	if err == nil && !opts.InsecureSkipVerify {
 		status, err = checkOrigin(r, opts.OriginPatterns)
 	}
@@ -116,26 +137,13 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 		}
 	}
 	if err != nil {
-		reject(w, status, err)
+		reject(w, r, status, err)
 		return nil, fmt.Errorf("%w: %d: %v", ErrBadHandshake, status, err)
 	}
 
-	nc, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		reject(w, http.StatusInternalServerError, errors.New("cannot take over the connection"))
-		return nil, fmt.Errorf("%w: %v", ErrBadHandshake, err)
-	}
-	// The client may send frames right behind its request; the server's
-	// reader may already hold them (golang/go#32314).
-	var buffered []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		buffered, _ = brw.Reader.Peek(n)
-	}
-
+	// The agreed subprotocol and extensions go in the response headers,
+	// however the response is sent.
 	h := w.Header()
-	h.Set("Upgrade", "websocket")
-	h.Set("Connection", "Upgrade")
-	h.Set("Sec-WebSocket-Accept", acceptKey(r.Header.Get("Sec-WebSocket-Key")))
 	h.Del("Sec-WebSocket-Protocol")
 	if subprotocol != "" {
 		h.Set("Sec-WebSocket-Protocol", subprotocol)
@@ -148,6 +156,43 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 			h.Set("Sec-WebSocket-Extensions", resp)
 		}
 	}
+	var nc net.Conn
+	var buffered []byte
+	if overHTTP2 {
+		nc, err = takeOverHTTP2(w, r)
+	} else {
+		nc, buffered, err = takeOver(w, r, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(nc, opts.config(false, subprotocol, deflate), buffered)
+	c.closeHook = closeHook
+	if opts.Group != nil {
+		opts.Group.Add(c)
+	}
+	return c, nil
+}
+
+// takeOver answers an HTTP/1.1 handshake with 101 Switching Protocols and
+// takes the connection from net/http. It returns the bytes the client sent
+// after its request that the server had already read.
+func takeOver(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (net.Conn, []byte, error) {
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		reject(w, r, http.StatusInternalServerError, errors.New("cannot take over the connection"))
+		return nil, nil, fmt.Errorf("%w: %v", ErrBadHandshake, err)
+	}
+	// The client may send frames right behind its request; the server's
+	// reader may already hold them (golang/go#32314).
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		buffered, _ = brw.Reader.Peek(n)
+	}
+	h := w.Header()
+	h.Set("Upgrade", "websocket")
+	h.Set("Connection", "Upgrade")
+	h.Set("Sec-WebSocket-Accept", acceptKey(r.Header.Get("Sec-WebSocket-Key")))
 	var resp bytes.Buffer
 	resp.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	h.Write(&resp) // Header.Write replaces CR and LF in values with spaces
@@ -160,27 +205,31 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 	nc.SetDeadline(time.Now().Add(timeout))
 	if _, err := nc.Write(resp.Bytes()); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("%w: writing response: %v", ErrBadHandshake, err)
+		return nil, nil, fmt.Errorf("%w: writing response: %v", ErrBadHandshake, err)
 	}
 	nc.SetDeadline(time.Time{})
-
-	c := newConn(nc, opts.config(false, subprotocol, deflate), buffered)
-	c.closeHook = closeHook
-	if opts.Group != nil {
-		opts.Group.Add(c)
-	}
-	return c, nil
+	return nc, buffered, nil
 }
 
+// errUnsupportedVersion is the handshake error for a version other than 13.
+var errUnsupportedVersion = errors.New("only Sec-WebSocket-Version 13 is supported")
+
 // reject answers a failed handshake.
-func reject(w http.ResponseWriter, status int, err error) {
+func reject(w http.ResponseWriter, r *http.Request, status int, err error) {
 	h := w.Header()
-	// Without it, net/http would first read and discard a declared
-	// request body, which a client may never send.
-	h.Set("Connection", "close")
+	if r.ProtoMajor < 2 {
+		// Without it, net/http would first read and discard a declared
+		// request body, which a client may never send. Over HTTP/2 it
+		// would end the whole connection with GOAWAY, every other
+		// stream of the page with it, so it is never sent there.
+		h.Set("Connection", "close")
+	}
+	if err == errUnsupportedVersion {
+		// RFC 6455, Section 4.4: say which versions are.
+		h.Set("Sec-WebSocket-Version", "13")
+	}
 	switch status {
 	case http.StatusUpgradeRequired:
-		h.Set("Sec-WebSocket-Version", "13")
 		h.Set("Upgrade", "websocket")
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", "GET")
@@ -204,7 +253,7 @@ func checkRequest(r *http.Request) (status int, err error) {
 		return http.StatusUpgradeRequired, errors.New(`"Upgrade" header must contain "websocket"`)
 	}
 	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
-		return http.StatusUpgradeRequired, errors.New("only Sec-WebSocket-Version 13 is supported")
+		return http.StatusUpgradeRequired, errUnsupportedVersion
 	}
 	keys := r.Header.Values("Sec-WebSocket-Key")
 	if len(keys) != 1 {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -22,6 +23,12 @@ const leakGrace = 5 * time.Second
 // writer, AfterFunc and server goroutine the tests start must have ended a
 // few seconds after the last test. It prints the stacks of those left.
 func TestMain(m *testing.M) {
+	if !ExtendedConnectEnabled() && !fuzzing() {
+		// net/http reads GODEBUG=http2xconnect=1 once, as it starts:
+		// without it, its HTTP/2 server resets every extended CONNECT,
+		// and the tests of WebSockets over HTTP/2 could not run.
+		os.Exit(reexecWithExtendedConnect())
+	}
 	base := runtime.NumGoroutine()
 	code := m.Run()
 	if code != 0 || fuzzing() {
@@ -35,6 +42,26 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Exit(code)
+}
+
+// reexecWithExtendedConnect runs this test binary again with
+// GODEBUG=http2xconnect=1 and returns its exit code.
+func reexecWithExtendedConnect() int {
+	godebug := "http2xconnect=1"
+	if g := os.Getenv("GODEBUG"); g != "" {
+		godebug = g + "," + godebug
+	}
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), "GODEBUG="+godebug)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "re-executing the tests with GODEBUG=http2xconnect=1:", err)
+		return 1
+	}
+	return 0
 }
 
 func fuzzing() bool {

@@ -224,7 +224,7 @@ func (c *Conn) finishRest(ctx context.Context) error {
 		c.rest = nil
 		return nil
 	}
-	if ctxErr := ctxCause(ctx, err); ctxErr != nil && !c.tls {
+	if ctxErr := ctxCause(ctx, err); ctxErr != nil && !c.noResume {
 		return ctxErr
 	}
 	return c.writeFailed(ctx, &outFrame{op: opContinuation, kind: wholeFrame, p: c.rest}, 0, err)
@@ -260,7 +260,7 @@ func (c *Conn) unsent(op opcode, err error) error {
 func (c *Conn) writeFailed(ctx context.Context, f *outFrame, n int, err error) error {
 	if ctxErr := ctxCause(ctx, err); ctxErr != nil {
 		switch {
-		case c.tls:
+		case c.noResume:
 		case n == 0:
 			return c.unsent(f.op, ctxErr)
 		case f.fin && f.op != opClose:
