@@ -325,4 +325,3 @@ func TestHTTP2ContextKeepsConn(t *testing.T) {
 		t.Fatalf("client Read after its timeout = %q, %v", b, err)
 	}
 }
-
