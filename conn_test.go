@@ -11,6 +11,7 @@ import (
 
 // The allocation budget of the hot paths, in steady state.
 func TestConnAllocs(t *testing.T) {
+	skipOverHTTP2(t, "allocation budgets are the library's over TCP; an HTTP/2 stream allocates in net/http")
 	t.Run("server Write of a small message", func(t *testing.T) {
 		c, p := newTestConn(t, false, connConfig{})
 		go io.Copy(io.Discard, p.nc)

@@ -224,8 +224,8 @@ func reject(w http.ResponseWriter, r *http.Request, status int, err error) {
 		// stream of the page with it, so it is never sent there.
 		h.Set("Connection", "close")
 	}
-	if err == errUnsupportedVersion {
-		// RFC 6455, Section 4.4: say which versions are.
+	if status == http.StatusUpgradeRequired || err == errUnsupportedVersion {
+		// RFC 6455, Section 4.4: say which versions are supported.
 		h.Set("Sec-WebSocket-Version", "13")
 	}
 	switch status {

@@ -14,11 +14,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ccf874ba/websocket/internal/h2"
 )
 
 // tcpPair returns the two ends of a loopback TCP connection. Unlike
@@ -57,9 +60,19 @@ type rawPeer struct {
 
 // newTestConn returns a Conn (a server unless client is set) and a raw peer
 // of the opposite role on the other end of a TCP connection.
+//
+// With WS_TEST_TRANSPORT=h2 in the environment, the two ends are those of
+// an HTTP/2 stream instead (an extended CONNECT over h2c, the Conn on the
+// side its role would be on): every test built on newTestConn then runs
+// over the HTTP/2 transport, as .ci/run does once.
 func newTestConn(t testing.TB, client bool, cfg connConfig) (*Conn, *rawPeer) {
 	t.Helper()
-	a, b := tcpPair(t)
+	var a, b net.Conn
+	if os.Getenv("WS_TEST_TRANSPORT") == "h2" {
+		a, b = streamPair(t, client)
+	} else {
+		a, b = tcpPair(t)
+	}
 	cfg.client = client
 	if cfg.closeTimeout == 0 {
 		cfg.closeTimeout = 2 * time.Second
@@ -238,7 +251,9 @@ func isConnLost(err error) bool {
 
 // reset makes Close of nc send RST instead of FIN.
 func reset(nc net.Conn) {
-	nc.(*net.TCPConn).SetLinger(0)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
 	nc.Close()
 }
 
@@ -315,4 +330,74 @@ func pipePair(t testing.TB, opts ConnOptions) (server, client *Conn) {
 	}
 	t.Cleanup(func() { client.CloseNow(); server.CloseNow() })
 	return server, client
+}
+
+// overHTTP2 reports whether newTestConn runs over HTTP/2 streams.
+func overHTTP2() bool { return os.Getenv("WS_TEST_TRANSPORT") == "h2" }
+
+// skipOverHTTP2 skips a test of what only TCP has (socket buffers, the raw
+// reader, the library's own allocation budgets) when newTestConn runs over
+// HTTP/2 streams.
+func skipOverHTTP2(t testing.TB, why string) {
+	t.Helper()
+	if overHTTP2() {
+		t.Skip("over HTTP/2: " + why)
+	}
+}
+
+// streamPair returns the two ends of an HTTP/2 extended CONNECT stream: the
+// client's internal/h2 Stream and the server's ServerStream, on an h2c
+// connection of its own. The first end returned is the client's if client
+// is set. The stream's handler lives until the test ends.
+func streamPair(t testing.TB, client bool) (net.Conn, net.Conn) {
+	t.Helper()
+	ended := make(chan struct{})
+	streams := make(chan net.Conn, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := h2.NewServerStream(w, r)
+		if err != nil {
+			t.Errorf("NewServerStream: %v", err)
+			streams <- nil
+			return
+		}
+		streams <- s
+		select { // the stream lives as long as this handler
+		case <-s.Done():
+		case <-ended:
+			s.Close()
+			<-s.Done()
+		}
+	}))
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	srv.Config.Protocols = &p
+	srv.Start()
+	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cc, err := h2.NewClientConn(ctx, nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := cc.OpenStream(ctx, &h2.Request{Scheme: "http", Authority: srv.Listener.Addr().String(), Path: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := <-streams
+	if ss == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() {
+		close(ended)
+		cs.Close()
+		cc.Close()
+		srv.Close()
+	})
+	if client {
+		return cs, ss
+	}
+	return ss, cs
 }

@@ -44,6 +44,7 @@ func TestJSON(t *testing.T) {
 }
 
 func TestJSONAllocs(t *testing.T) {
+	skipOverHTTP2(t, "allocation budgets are the library's over TCP; an HTTP/2 stream allocates in net/http")
 	server, client := pipePair(t, ConnOptions{})
 	ctx := context.Background()
 	type point struct{ X, Y int }

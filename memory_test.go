@@ -113,6 +113,7 @@ func TestIdleStackAfterEcho(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes every frame larger")
 	}
+	skipOverHTTP2(t, "the stack is that of the TCP path")
 	for _, tt := range []struct {
 		name string
 		cfg  connConfig
