@@ -60,16 +60,19 @@ type inflater struct {
 	nlens              int
 	lens               [maxLitCodes + maxDistCodes]uint8
 	codeLenTable       [1 << clRootBits]uint32
+	codeLenBits        uint
 
-	// Tables of the current dynamic block (fixed blocks use the
-	// package's fixedLitTable and fixedDistTable).
+	// Tables of the current dynamic block and their root bits (fixed
+	// blocks use the package's fixedLitTable and fixedDistTable).
 	litTable  [litTableSize]uint32
 	distTable [distTableSize]uint32
+	litBits   uint
+	distBits  uint
 
 	// The history: the last hlen bytes of output before the current
 	// call, in a ring buffer whose length is a power of two (or zero)
-	// and whose next byte goes at hpos. winBits is log2 of the window
-	// (0 meaning 15).
+	// and whose next byte goes at hpos (at the end meaning at 0). winBits
+	// is log2 of the window (0 meaning 15).
 	hist    []byte
 	hpos    int
 	hlen    int
@@ -109,6 +112,11 @@ func (f *inflater) reset(windowBits int, keepHistory bool) {
 	f.winBits = uint8(min(max(windowBits, 8), 15))
 	if !keepHistory {
 		f.hpos, f.hlen = 0, 0
+	} else if len(f.hist) < f.window() && f.hlen == len(f.hist) && f.hlen > 0 {
+		// A larger window than the buffer was made for (not in RFC 7692,
+		// where the window is the connection's): a full buffer must grow
+		// before it is written to, not wrap around.
+		f.grow(min(2*len(f.hist), f.window()))
 	}
 }
 
@@ -216,7 +224,11 @@ loop:
 			}
 			if f.nbits == 0 {
 				n := min(f.stored, len(dst)-d, len(src)-p)
-				copy(dst[d:d+n], src[p:p+n])
+				if n == 1 {
+					dst[d] = src[p] // no call to memmove for input in single bytes
+				} else {
+					copy(dst[d:d+n], src[p:p+n])
+				}
 				d += n
 				p += n
 				f.stored -= n
@@ -253,7 +265,8 @@ loop:
 				f.drop(3)
 				f.nlens++
 			}
-			if !buildHuffman(f.codeLenTable[:], clRootBits, f.lens[:numCodeLenSym], clPayload[:]) {
+			var ok bool
+			if f.codeLenBits, ok = buildHuffman(f.codeLenTable[:], clRootBits, f.lens[:numCodeLenSym], clPayload[:]); !ok {
 				f.err = errCorruptDeflate
 				break loop
 			}
@@ -265,8 +278,10 @@ loop:
 				break loop
 			}
 			nlit, total := f.nlit, f.nlit+f.ndist
-			if !buildHuffman(f.litTable[:], litRootBits, f.lens[:nlit], litPayload[:]) ||
-				!buildHuffman(f.distTable[:], distRootBits, f.lens[nlit:total], distPayload[:]) {
+			var ok1, ok2 bool
+			f.litBits, ok1 = buildHuffman(f.litTable[:], litRootBits, f.lens[:nlit], litPayload[:])
+			f.distBits, ok2 = buildHuffman(f.distTable[:], distRootBits, f.lens[nlit:total], distPayload[:])
+			if !ok1 || !ok2 {
 				f.err = errCorruptDeflate
 				break loop
 			}
@@ -283,8 +298,8 @@ loop:
 			}
 			// One symbol at a time, with whatever input there is.
 			p = f.fill(src, p)
-			lit, _ := f.tables()
-			e := lookup(lit[:], litRootBits, f.bits)
+			lit, litBits, _, _ := f.tables()
+			e := lookup(lit[:], litBits, f.bits)
 			n := uint(e & 15)
 			if n > f.nbits {
 				break loop // a partial code
@@ -315,8 +330,8 @@ loop:
 
 		case inDistance:
 			p = f.fill(src, p)
-			_, dist := f.tables()
-			e := lookup(dist[:], distRootBits, f.bits)
+			_, _, dist, distBits := f.tables()
+			e := lookup(dist[:], distBits, f.bits)
 			n, extra := uint(e&15), uint(e>>entryExtraShift&15)
 			if e&entryInvalid != 0 && n <= f.nbits {
 				f.err = errCorruptDeflate
@@ -359,30 +374,39 @@ loop:
 // reports whether all of them are in; if not, it needs more input or
 // failed (f.err).
 func (f *inflater) readCodeLens(src []byte, p *int) bool {
+	// The bit buffer lives in locals here: a dynamic header has some 300
+	// code lengths, and small messages spend much of their time on it.
+	b, nb, q, i := f.bits, f.nbits, *p, f.nlens
 	total := f.nlit + f.ndist
-	for f.nlens < total {
-		*p = f.fill(src, *p)
-		e := f.codeLenTable[f.bits&(1<<clRootBits-1)]
-		n := uint(e & 15)
-		if e&entryInvalid != 0 && n <= f.nbits {
-			f.err = errCorruptDeflate
-			return false
+	done := false
+	for {
+		if i == total {
+			done = true
+			break
 		}
-		if n > f.nbits {
-			return false
+		b, nb, q = refill(b, nb, src, q)
+		e := f.codeLenTable[b&(1<<f.codeLenBits-1)]
+		n := uint(e & 15)
+		if e&entryInvalid != 0 && n <= nb {
+			f.err = errCorruptDeflate
+			break
+		}
+		if n > nb {
+			break // a partial code
 		}
 		sym := e >> entryValueShift
 		if sym < 16 {
-			f.lens[f.nlens] = uint8(sym)
-			f.nlens++
-			f.drop(n)
+			f.lens[i] = uint8(sym)
+			i++
+			b >>= n
+			nb -= n
 			continue
 		}
 		// 16: repeat the previous length 3-6 times; 17: 3-10 zeros;
 		// 18: 11-138 zeros.
-		if sym == 16 && f.nlens == 0 {
+		if sym == 16 && i == 0 {
 			f.err = errCorruptDeflate // nothing to repeat
-			return false
+			break
 		}
 		extra, rep := uint(2), 3
 		switch sym {
@@ -391,25 +415,52 @@ func (f *inflater) readCodeLens(src []byte, p *int) bool {
 		case 18:
 			extra, rep = 7, 11
 		}
-		if n+extra > f.nbits {
-			return false
+		if n+extra > nb {
+			break
 		}
-		rep += int(f.bits >> n & (1<<extra - 1))
-		f.drop(n + extra)
-		if f.nlens+rep > total {
+		rep += int(b >> n & (1<<extra - 1))
+		b >>= n + extra
+		nb -= n + extra
+		if i+rep > total {
 			f.err = errCorruptDeflate // more lengths than HLIT and HDIST give
-			return false
+			break
 		}
 		var v uint8
 		if sym == 16 {
-			v = f.lens[f.nlens-1]
+			v = f.lens[i-1]
 		}
-		for i := range rep {
-			f.lens[f.nlens+i] = v
-		}
-		f.nlens += rep
+		clear8(f.lens[i:i+rep], v)
+		i += rep
 	}
-	return true
+	f.bits, f.nbits, f.nlens, *p = b&(1<<nb-1), nb, i, q
+	return done
+}
+
+// clear8 sets every byte of b to v.
+func clear8(b []byte, v uint8) {
+	for i := range b {
+		b[i] = v
+	}
+}
+
+// refill tops up the bit buffer b of nb bits from src[p:] to 56 bits or
+// more, and returns the buffer and the new p. With 8 bytes of input or
+// more it loads them at once, which leaves above nb the low bits of
+// src[p]: loaded again by the next refill, they are ORed over themselves,
+// and the caller clears them before it stores the buffer.
+func refill(b uint64, nb uint, src []byte, p int) (uint64, uint, int) {
+	if nb >= 56 {
+		return b, nb, p
+	}
+	if len(src)-p >= 8 {
+		b |= binary.LittleEndian.Uint64(src[p:]) << nb
+		return b, nb | 56, p + int(63-nb)>>3
+	}
+	for ; nb < 56 && p < len(src); p++ {
+		b |= uint64(src[p]) << nb
+		nb += 8
+	}
+	return b, nb, p
 }
 
 // decodeFast decodes the symbols of a Huffman block while at least 8
@@ -419,7 +470,8 @@ func (f *inflater) readCodeLens(src []byte, p *int) bool {
 // either margin runs out; dst[:d] and src[:p] are the output and input so
 // far.
 func (f *inflater) decodeFast(dst, src []byte, d, p int) (int, int) {
-	lit, dist := f.tables()
+	lit, litBits, dist, distBits := f.tables()
+	litMask, distMask := uint64(1)<<litBits-1, uint64(1)<<distBits-1
 	window := f.window()
 	b, nb := f.bits, f.nbits
 	for len(src)-p >= 8 && len(dst)-d >= fastRoom {
@@ -433,9 +485,9 @@ func (f *inflater) decodeFast(dst, src []byte, d, p int) (int, int) {
 		// A literal/length code, up to 15 bits, and its extra bits, up
 		// to 5; a distance code, up to 15, and its extra bits, up to 13:
 		// 48 bits in all, fewer than the refill guarantees.
-		e := lit[b&(1<<litRootBits-1)]
+		e := lit[b&litMask]
 		if e&entrySub != 0 {
-			e = lit[int(e>>entryValueShift)+int(b>>litRootBits&(1<<(e>>entryExtraShift&15)-1))]
+			e = lit[int(e>>entryValueShift)+int(b>>litBits&(1<<(e>>entryExtraShift&15)-1))]
 		}
 		n := uint(e & 15)
 		if e&entryLiteral != 0 {
@@ -443,6 +495,16 @@ func (f *inflater) decodeFast(dst, src []byte, d, p int) (int, int) {
 			nb -= n
 			dst[d] = byte(e >> entryValueShift)
 			d++
+			// At least 41 bits are left: enough for a second literal
+			// without a refill, which literal-heavy data gains from.
+			e = lit[b&litMask]
+			if e&entryLiteral != 0 {
+				n = uint(e & 15)
+				b >>= n
+				nb -= n
+				dst[d] = byte(e >> entryValueShift)
+				d++
+			}
 			continue
 		}
 		if e&(entryEOB|entryInvalid) != 0 {
@@ -460,9 +522,9 @@ func (f *inflater) decodeFast(dst, src []byte, d, p int) (int, int) {
 		b >>= n + extra
 		nb -= n + extra
 
-		e = dist[b&(1<<distRootBits-1)]
+		e = dist[b&distMask]
 		if e&entrySub != 0 {
-			e = dist[int(e>>entryValueShift)+int(b>>distRootBits&(1<<(e>>entryExtraShift&15)-1))]
+			e = dist[int(e>>entryValueShift)+int(b>>distBits&(1<<(e>>entryExtraShift&15)-1))]
 		}
 		if e&entryInvalid != 0 {
 			f.err = errCorruptDeflate
@@ -484,8 +546,11 @@ func (f *inflater) decodeFast(dst, src []byte, d, p int) (int, int) {
 		s := d - distance
 		switch {
 		case distance >= 8:
-			// Each load reads bytes at least 8 before the store.
-			for i := 0; i < length; i += 8 {
+			// Each load reads bytes at least 8 before the store. Most
+			// matches are short: the first 16 bytes go without a loop.
+			binary.LittleEndian.PutUint64(dst[d:], binary.LittleEndian.Uint64(dst[s:]))
+			binary.LittleEndian.PutUint64(dst[d+8:], binary.LittleEndian.Uint64(dst[s+8:]))
+			for i := 16; i < length; i += 8 {
 				binary.LittleEndian.PutUint64(dst[d+i:], binary.LittleEndian.Uint64(dst[s+i:]))
 			}
 		case distance == 1:
@@ -504,12 +569,13 @@ func (f *inflater) decodeFast(dst, src []byte, d, p int) (int, int) {
 	return d, p
 }
 
-// tables returns the Huffman tables of the current block.
-func (f *inflater) tables() (*[litTableSize]uint32, *[distTableSize]uint32) {
+// tables returns the Huffman tables of the current block and their root
+// bits.
+func (f *inflater) tables() (lit *[litTableSize]uint32, litBits uint, dist *[distTableSize]uint32, distBits uint) {
 	if f.fixed {
-		return fixedLitTable, fixedDistTable
+		return fixedLitTable, fixedLitBits, fixedDistTable, fixedDistBits
 	}
-	return &f.litTable, &f.distTable
+	return &f.litTable, f.litBits, &f.distTable, f.distBits
 }
 
 // lookup returns the entry of table (see inflate_huffman.go) for the code
@@ -574,31 +640,57 @@ func (f *inflater) copyMatch(dst []byte, d, dist, length int) int {
 
 // remember appends the output p to the history, of which only the last
 // window bytes matter. The buffer grows to a power of two no larger than
-// needed, up to the window.
+// needed, up to the window. What fits before the end of the buffer is one
+// copy, which keeps the calls of a caller with small pieces cheap.
 func (f *inflater) remember(p []byte) {
+	if len(p) > len(f.hist)-f.hpos {
+		f.rememberWrap(p)
+		return
+	}
+	if len(p) == 1 {
+		f.hist[f.hpos] = p[0]
+		f.hpos++
+	} else {
+		f.hpos += copy(f.hist[f.hpos:], p)
+	}
+	f.hlen = max(f.hlen, f.hpos) // the same, once the buffer has wrapped around
+}
+
+// rememberWrap is remember when the buffer must grow or wrap around.
+func (f *inflater) rememberWrap(p []byte) {
 	w := f.window()
 	if len(p) > w {
 		p = p[len(p)-w:]
-	}
-	if len(p) == 0 {
-		return
 	}
 	if need := min(f.hlen+len(p), w); need > len(f.hist) {
 		size := 256
 		for size < need {
 			size <<= 1
 		}
-		h := make([]byte, size)
-		// The history, oldest first, at the start of the new buffer.
-		if f.hlen > 0 {
-			i := (f.hpos - f.hlen) & (len(f.hist) - 1)
-			k := copy(h[:f.hlen], f.hist[i:])
-			copy(h[k:f.hlen], f.hist)
-		}
-		f.hist, f.hpos = h, f.hlen&(size-1)
+		f.grow(size)
 	}
-	k := copy(f.hist[f.hpos:], p)
+	hpos := f.hpos
+	if hpos == len(f.hist) {
+		hpos = 0
+	}
+	k := copy(f.hist[hpos:], p)
 	copy(f.hist, p[k:])
-	f.hpos = (f.hpos + len(p)) & (len(f.hist) - 1)
+	if f.hpos = hpos + len(p); f.hpos > len(f.hist) {
+		f.hpos -= len(f.hist)
+	}
 	f.hlen = min(f.hlen+len(p), len(f.hist))
+}
+
+// grow moves the history to a new buffer of size bytes, oldest first.
+// Until the buffer has the size of the window, the history does not wrap
+// around in it: hpos is hlen, and remember grows it rather than overwrite
+// the oldest bytes.
+func (f *inflater) grow(size int) {
+	h := make([]byte, size)
+	if f.hlen > 0 {
+		i := (f.hpos - f.hlen) & (len(f.hist) - 1)
+		k := copy(h[:f.hlen], f.hist[i:])
+		copy(h[k:f.hlen], f.hist)
+	}
+	f.hist, f.hpos = h, f.hlen
 }

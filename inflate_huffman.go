@@ -13,7 +13,10 @@ import "math/bits"
 // low bits are the code, so one lookup of the next root bits finds it. A
 // longer code is found in two: the root entry of its first root bits
 // points to a subtable, indexed by the bits that follow, whose size is
-// that of the longest code sharing those first bits.
+// that of the longest code sharing those first bits. The root bits are
+// those of the longest code, up to a maximum (10 for literal/length codes,
+// 8 for distance codes): the small codes of short messages make small
+// tables, quick to build.
 //
 // An entry is a uint32:
 //
@@ -41,7 +44,7 @@ const (
 	maxDistCodes  = 30  // distance codes a dynamic block may define
 	numCodeLenSym = 19  // symbols of the code length alphabet
 
-	litRootBits  = 10
+	litRootBits  = 10 // at most
 	distRootBits = 8
 	clRootBits   = 7 // code length codes are at most 7 bits: no subtables
 
@@ -90,9 +93,12 @@ var (
 	distPayload [32]uint32
 	clPayload   [numCodeLenSym]uint32
 
-	// The tables of the fixed codes, RFC 1951, Section 3.2.6.
+	// The tables of the fixed codes, RFC 1951, Section 3.2.6, and their
+	// root bits.
 	fixedLitTable  *[litTableSize]uint32
 	fixedDistTable *[distTableSize]uint32
+	fixedLitBits   uint
+	fixedDistBits  uint
 )
 
 func init() {
@@ -134,18 +140,19 @@ func init() {
 		}
 	}
 	fixedLitTable = new([litTableSize]uint32)
-	buildHuffman(fixedLitTable[:], litRootBits, lens[:], litPayload[:])
+	fixedLitBits, _ = buildHuffman(fixedLitTable[:], litRootBits, lens[:], litPayload[:])
 	for s := range 32 {
 		lens[s] = 5
 	}
 	fixedDistTable = new([distTableSize]uint32)
-	buildHuffman(fixedDistTable[:], distRootBits, lens[:32], distPayload[:])
+	fixedDistBits, _ = buildHuffman(fixedDistTable[:], distRootBits, lens[:32], distPayload[:])
 }
 
-// buildHuffman fills table with the decoding table, of rootBits root
-// bits, of the canonical Huffman code whose code lengths (0 for an unused
-// symbol, at most maxCodeBits) are lens; payload[s] is what symbol s
-// decodes to. It reports false if the lengths are over-subscribed or
+// buildHuffman fills table with the decoding table of the canonical
+// Huffman code whose code lengths (0 for an unused symbol, at most
+// maxCodeBits) are lens; payload[s] is what symbol s decodes to. It
+// returns the table's root bits, those of the longest code but no more
+// than maxRoot, and reports false if the lengths are over-subscribed or
 // incomplete, RFC 1951, Section 3.2.2 (the alphabet must be a prefix code
 // that uses every bit sequence).
 //
@@ -154,32 +161,47 @@ func init() {
 // may have no distance codes when it has no matches), and a single code of
 // one bit, whose unused bit is invalid (RFC 1951, Section 3.2.7: "If only
 // one distance code is used, it is encoded using one bit").
-func buildHuffman(table []uint32, rootBits uint, lens []uint8, payload []uint32) bool {
-	var count [maxCodeBits + 1]int
-	for _, n := range lens {
-		count[n&15]++
+func buildHuffman(table []uint32, maxRoot uint, lens []uint8, payload []uint32) (rootBits uint, ok bool) {
+	// Two tallies, so that runs of equal lengths do not wait on one
+	// counter in memory.
+	var count, odd [maxCodeBits + 1]int
+	for i := 1; i < len(lens); i += 2 {
+		count[lens[i-1]&15]++
+		odd[lens[i]&15]++
+	}
+	if len(lens)%2 != 0 {
+		count[lens[len(lens)-1]&15]++
+	}
+	for n := range count {
+		count[n] += odd[n]
 	}
 	count[0] = 0
 	used, left := 0, 1 // left: bit sequences of the current length not yet taken
+	rootBits = 1
 	for n := 1; n <= maxCodeBits; n++ {
 		left = left<<1 - count[n]
 		if left < 0 {
-			return false // over-subscribed
+			return 0, false // over-subscribed
 		}
 		used += count[n]
+		if count[n] != 0 {
+			rootBits = uint(n)
+		}
 	}
+	rootBits = min(rootBits, maxRoot)
 	rootSize := 1 << rootBits
 	if left > 0 {
 		if used > 1 || used == 1 && count[1] != 1 {
-			return false // incomplete
+			return 0, false // incomplete
 		}
-		invalid := uint32(entryInvalid | used) // length 1 or, for no codes, 0
-		for i := range table[:rootSize] {
-			table[i] = invalid
+		// rootBits is 1: a table of two entries.
+		table[0], table[1] = entryInvalid, entryInvalid // no codes: consuming no bits
+		for s, n := range lens {
+			if n == 1 {
+				table[0], table[1] = payload[s]|1, entryInvalid|1
+			}
 		}
-		if used == 0 {
-			return true
-		}
+		return rootBits, true
 	}
 
 	// The symbols in canonical order: by code length, then by value.
@@ -196,8 +218,14 @@ func buildHuffman(table []uint32, rootBits uint, lens []uint8, payload []uint32)
 	}
 	order := sorted[:used]
 
-	// Codes of up to rootBits bits: every root entry that starts with one.
+	// Codes of up to rootBits bits, one length after the other. Once the
+	// codes of length n are in, the first 1<<n entries are complete for
+	// them and the shorter codes; doubling those entries (a copy) gives
+	// the first 1<<(n+1), where each code of length n+1 then takes its
+	// one entry. This costs a copy of the table rather than a store for
+	// each of the entries a short code fills.
 	code, length := 0, uint(0) // the next code, most significant bit first
+	size := 1
 	i := 0
 	for ; i < len(order); i++ {
 		s := order[i]
@@ -207,11 +235,14 @@ func buildHuffman(table []uint32, rootBits uint, lens []uint8, payload []uint32)
 		}
 		code <<= n - length
 		length = n
-		e := payload[s] | uint32(n)
-		for j := reverseBits(code, n); j < rootSize; j += 1 << n {
-			table[j] = e
+		for ; size < 1<<n; size <<= 1 {
+			copy(table[size:size<<1], table[:size])
 		}
+		table[reverseBits(code, n)] = payload[s] | uint32(n)
 		code++
+	}
+	for ; size < rootSize; size <<= 1 {
+		copy(table[size:size<<1], table[:size])
 	}
 
 	// Longer codes: one subtable for each run of codes that share their
@@ -234,7 +265,7 @@ func buildHuffman(table []uint32, rootBits uint, lens []uint8, payload []uint32)
 		}
 		subBits := last - rootBits
 		if next+1<<subBits > len(table) {
-			return false // cannot happen for a complete code (see litTableSize)
+			return 0, false // cannot happen for a complete code (see litTableSize)
 		}
 		table[reverseBits(prefix, rootBits)] = entrySub | uint32(next)<<entryValueShift | uint32(subBits)<<entryExtraShift
 		sub := table[next : next+1<<subBits]
@@ -254,7 +285,7 @@ func buildHuffman(table []uint32, rootBits uint, lens []uint8, payload []uint32)
 			code++
 		}
 	}
-	return true
+	return rootBits, true
 }
 
 // reverseBits returns the n low bits of code in reverse order: Huffman
