@@ -100,11 +100,15 @@ const (
 // time, which may write up to 7 bytes past its end.
 const fastRoom = 258 + 8
 
-// reset starts a new stream with a window of 2^windowBits bytes
-// (windowBits from 8 to 15; others are taken as the nearest). With
-// keepHistory, back-references may reach into the output of the streams
-// before (context takeover); without, the history is empty. A stream in
-// progress, or failed, is abandoned.
+// reset starts a new stream with a window of 2^windowBits bytes, the
+// window bits negotiated for the peer's compressor (RFC 7692, Section
+// 7.1.2; windowBits from 8 to 15, others taken as the nearest): a
+// back-reference further back is an error. With keepHistory,
+// back-references may reach into the output of the streams before
+// (context takeover, RFC 7692, Section 7.1.1); without, the history is
+// empty. A value that served another connection (from a pool) must start
+// without keepHistory, or its history would be that connection's. A
+// stream in progress, or failed, is abandoned.
 func (f *inflater) reset(windowBits int, keepHistory bool) {
 	f.bits, f.nbits = 0, 0
 	f.state, f.final, f.fixed, f.err = inBlockHeader, false, false, nil
@@ -164,12 +168,16 @@ func (f *inflater) window() int {
 // ignored.
 //
 // Beyond nDst, dst may have been written to (it is scratch space, as for
-// io.Reader.Read). dst and src must not overlap.
+// io.Reader.Read: a match is copied 8 bytes at a time and may write up
+// to 7 bytes past its end). dst and src must not overlap.
 //
 // The error is errCorruptDeflate, or nil: truncated input is not an
 // error, the decoder waits for more. After an error, nDst bytes of dst
 // are the output decoded before it, and the stream cannot go on: every
 // later call returns the error until reset.
+//
+// Once the history buffer has grown to the window, inflate allocates
+// nothing.
 func (f *inflater) inflate(dst, src []byte) (nDst, nSrc int, err error) {
 	if f.err != nil {
 		return 0, 0, f.err

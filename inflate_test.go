@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // Tests of the resumable DEFLATE decoder (inflate.go), organised by what
@@ -785,9 +786,13 @@ func TestInflaterAllocs(t *testing.T) {
 	}
 }
 
-// The buffer of a short history is short.
+// The value is as large as its doc comment says, and the buffer of a
+// short history is short.
 func TestInflaterMemory(t *testing.T) {
 	var f inflater
+	if size := unsafe.Sizeof(f); size > 8<<10 {
+		t.Errorf("an inflater is %d bytes, want at most 8 KiB as documented", size)
+	}
 	if _, err := inflateOnce(&f, unhex("f3 48 cd c9 c9 07 00")); err != nil {
 		t.Fatal(err)
 	}
@@ -829,9 +834,17 @@ func FuzzInflate(f *testing.F) {
 	} {
 		f.Add(unhex(s), uint64(len(s)))
 	}
+	f.Add(unhex("f2 00 11 00 01 00 00 00 ff ff"), uint64(1<<12|5<<16))
 	const limit = 1 << 20 // of output
+	// Some runs start with a preset dictionary, up to more than the
+	// window, so that back-references reach into the history buffer.
+	dictionary := inflateTestData("mixed", 40000, rng)
 	f.Fuzz(func(t *testing.T, z []byte, seed uint64) {
-		ref, refErr := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z)), limit+1))
+		var dict []byte
+		if seed&(1<<12) != 0 {
+			dict = dictionary[int(seed>>16%uint64(len(dictionary))):]
+		}
+		ref, refErr := io.ReadAll(io.LimitReader(flate.NewReaderDict(bytes.NewReader(z), dict), limit+1))
 		rng := rand.New(rand.NewPCG(seed, seed>>32))
 		maxPiece := 1 + int(seed%64)
 		if seed&(1<<10) != 0 {
@@ -842,10 +855,14 @@ func FuzzInflate(f *testing.F) {
 			maxRoom = limit
 		}
 		var inf inflater
+		inf.resetDict(15, dict)
 		got, err := feedInflaterLimited(t, &inf, z, rng, maxPiece, maxRoom, limit)
-		if len(ref) > limit || len(got) > limit {
-			n := min(len(ref), len(got), limit)
-			wantSame(t, "output up to the limit", got[:n], ref[:n])
+		if len(ref) > limit {
+			// compress/flate got that far without an error: so must we.
+			if len(got) <= limit {
+				t.Fatalf("compress/flate gives more than %d bytes; we: %d bytes, %v", limit, len(got), err)
+			}
+			wantSame(t, "output up to the limit", got[:limit], ref[:limit])
 			return
 		}
 		switch {
