@@ -915,3 +915,76 @@ func feedInflaterLimited(t *testing.T, f *inflater, src []byte, rng *rand.Rand, 
 		}
 	}
 }
+
+// Random complete codes up to 15 bits, for every alphabet size, decode
+// through the tables to their symbols: every code, whatever bits follow
+// it. The canonical codes here come from the algorithm of RFC 1951,
+// Section 3.2.2, as the RFC writes it. Deep codes make subtables, and
+// none of them runs out of table room.
+func TestInflaterHuffmanTables(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	var table [litTableSize]uint32
+	for round := range 3000 {
+		nsym := 2 + rng.IntN(maxLitCodes-1)
+		maxRoot := uint(litRootBits)
+		if round%2 == 1 {
+			nsym = 2 + rng.IntN(maxDistCodes-1)
+			maxRoot = distRootBits
+		}
+		// Split leaves of a binary tree until it has nsym of them,
+		// mostly the deepest (long codes, many subtables).
+		depths := []int{0}
+		for len(depths) < nsym {
+			i := rng.IntN(len(depths))
+			if rng.IntN(3) != 0 {
+				for j, d := range depths {
+					if d < maxCodeBits && (depths[i] >= maxCodeBits || d > depths[i]) {
+						i = j
+					}
+				}
+			}
+			if depths[i] >= maxCodeBits {
+				break
+			}
+			depths[i]++
+			depths = append(depths, depths[i])
+		}
+		lens := make([]uint8, nsym)
+		for i, s := range rng.Perm(nsym)[:len(depths)] {
+			lens[s] = uint8(depths[i])
+		}
+		payload := make([]uint32, nsym)
+		for s := range payload {
+			payload[s] = uint32(s) << entryValueShift
+		}
+		root, ok := buildHuffman(table[:], maxRoot, lens, payload)
+		if !ok {
+			t.Fatalf("round %d: a complete code of %d symbols was refused: %v", round, nsym, lens)
+		}
+		var blCount [maxCodeBits + 1]int
+		for _, n := range lens {
+			blCount[n]++
+		}
+		blCount[0] = 0
+		var nextCode [maxCodeBits + 1]int
+		code := 0
+		for bits := 1; bits <= maxCodeBits; bits++ {
+			code = (code + blCount[bits-1]) << 1
+			nextCode[bits] = code
+		}
+		for s, n := range lens {
+			if n == 0 {
+				continue
+			}
+			c := nextCode[n]
+			nextCode[n]++
+			for range 4 {
+				in := uint64(reverseBits(c, uint(n))) | rng.Uint64()<<n
+				e := lookup(table[:], root, in)
+				if got := int(e >> entryValueShift); got != s || e&15 != uint32(n) {
+					t.Fatalf("round %d: symbol %d (code length %d): got symbol %d, length %d", round, s, n, got, e&15)
+				}
+			}
+		}
+	}
+}
