@@ -647,3 +647,42 @@ func TestCompressedFinalBlock(t *testing.T) {
 		t.Fatalf("next Read = %q %v", got, err)
 	}
 }
+
+// An inflater goes back to the pool with the history of the connection
+// that used it; the next connection to take it must not be able to refer
+// back into that history. A message compressed against a dictionary that
+// only the first connection saw must fail on the second (1007), not
+// decode into the first connection's data.
+func TestPooledInflaterHistoryDoesNotLeak(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under the race detector sync.Pool drops items at random")
+	}
+	secret := bytes.Repeat([]byte("the first connection's private data; "), 20)
+	cfg := connConfig{closeTimeout: 100 * time.Millisecond, deflate: &deflateConfig{level: 1, threshold: 128, sendWindowBits: 15, recvTakeover: true, recvWindowBits: 15}}
+	first, p1 := newTestConn(t, false, cfg)
+	var zbuf bytes.Buffer
+	fw, _ := flate.NewWriter(&zbuf, flate.BestSpeed)
+	f := p1.frame(true, opBinary, compressMessage(fw, &zbuf, secret))
+	f[0] |= rsv1
+	p1.write(f)
+	if _, got, err := first.Read(context.Background()); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("first connection: %d bytes, %v", len(got), err)
+	}
+	first.CloseNow()
+	first.Read(context.Background()) // the read side ends and frees its inflater
+
+	// A message that is nothing but references into secret.
+	zbuf.Reset()
+	dw, _ := flate.NewWriterDict(&zbuf, flate.BestCompression, secret)
+	second, p2 := newTestConn(t, false, cfg)
+	f = p2.frame(true, opBinary, compressMessage(dw, &zbuf, secret[:200]))
+	f[0] |= rsv1
+	p2.write(f)
+	_, got, err := second.Read(context.Background())
+	if err == nil {
+		t.Fatalf("the second connection decoded %q from references into the first one's history", got[:min(len(got), 40)])
+	}
+	if !errors.Is(err, errBadCompressedData) {
+		t.Fatalf("second connection: %v, want the corrupt-data error (1007)", err)
+	}
+}

@@ -44,6 +44,11 @@ type DialOptions struct {
 	// NetDial must be nil: the browser makes the connection.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// HTTP2 is ignored: the browser picks the protocol itself (Firefox, for
+	// one, opens WebSockets over a page's HTTP/2 connection when the
+	// server allows it).
+	HTTP2 *HTTP2Pool
+
 	// HandshakeTimeout bounds the wait for the browser to open the
 	// connection when Dial's context has no earlier deadline. Zero means
 	// 30 seconds.
@@ -55,6 +60,16 @@ type DialOptions struct {
 }
 
 const defaultDialTimeout = 30 * time.Second
+
+// HTTP2Pool has the fields of the native build's, so that one program
+// builds for both; in a browser it does nothing (see DialOptions.HTTP2).
+type HTTP2Pool struct {
+	AllowHTTP   bool
+	IdleTimeout time.Duration
+}
+
+// Close does nothing in a browser.
+func (p *HTTP2Pool) Close() error { return nil }
 
 func (o *DialOptions) check() error {
 	if o.HandshakeTimeout < 0 {

@@ -169,10 +169,14 @@ func (r *receiver) start(h header, limit int64) {
 	r.frames, r.maxFrames = 1, fragmentCap(limit)
 	r.utf8 = utf8State{}
 	if compressed {
+		keep := r.takeover
 		if r.inf == nil {
+			// A pooled inflater may hold another connection's history:
+			// it must never be what this one refers back to.
 			r.inf = newInflater()
+			keep = false
 		}
-		r.inf.reset(int(r.window), r.takeover)
+		r.inf.reset(int(r.window), keep)
 	}
 }
 
