@@ -237,6 +237,13 @@ func (m *member) offer(pm *websocket.PreparedMessage) bool {
 	return true
 }
 
+// queued returns the length of the queue.
+func (m *member) queued() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.q)
+}
+
 // push queues pm, waiting while the queue is half full: the path of
 // replays and of answers to the client's own messages, which may wait
 // for the client but leave the other half of the queue to live delivery.

@@ -20,7 +20,7 @@ const (
 	readCount  = 512             // XREAD COUNT per stream; a full batch means the reader is behind
 	pageSize   = 512             // entries per XRANGE page when replaying
 	backoffMin = 100 * time.Millisecond
-	backoffMax = 2 * time.Second
+	backoffMax = time.Second
 	probeEvery = time.Second
 )
 
@@ -235,7 +235,11 @@ func (sh *shard) run(ctx context.Context) {
 			failing = true
 			n.health.set(sh.name, err)
 		}
-		sleep(ctx, delay/2+rand.N(delay/2+1))
+		select {
+		case <-ctx.Done():
+		case <-n.health.probeUp():
+		case <-time.After(delay/2 + rand.N(delay/2+1)):
+		}
 		delay = min(2*delay, backoffMax)
 	}
 	for ctx.Err() == nil {
@@ -379,7 +383,52 @@ func (r *room) gapLocked(oldest string, same bool) {
 // each is encoded once, as one PreparedMessage, and queued for every live
 // member that has not had it yet. A member whose queue is full is dropped
 // (1008); the others never wait for it.
+//
+// A large batch (a backlog, after Redis came back or the reader fell
+// behind) goes out in chunks of half a queue, and before each one the
+// reader gives the members up to drainWait to make room for it: a client
+// that takes messages as fast as they come is not mistaken for a slow
+// one because a burst came at once. The wait holds up this shard's other
+// rooms, which are in the same backlog.
 func (r *room) deliver(msgs []redis.XMessage) {
+	n := r.shard.n
+	chunk := max(n.cfg.queue/2, 1)
+	for len(msgs) > 0 {
+		k := min(len(msgs), chunk)
+		if len(msgs) > n.cfg.queue/8 {
+			r.waitRoom(k, drainWait)
+		}
+		r.deliverChunk(msgs[:k])
+		msgs = msgs[k:]
+	}
+}
+
+// drainWait bounds how long a large batch waits for room in the queues.
+const drainWait = time.Second
+
+// waitRoom waits, up to d, until every live member has room for k more
+// messages in its queue.
+func (r *room) waitRoom(k int, d time.Duration) {
+	limit := r.shard.n.cfg.queue - k
+	deadline := time.Now().Add(d)
+	for {
+		full := false
+		r.mu.Lock()
+		for s := range r.subs {
+			if s.live && s.m.queued() > limit {
+				full = true
+				break
+			}
+		}
+		r.mu.Unlock()
+		if !full || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (r *room) deliverChunk(msgs []redis.XMessage) {
 	n := r.shard.n
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -613,11 +662,27 @@ type health struct {
 	sources  map[string]error // nil: fine
 	down     time.Time        // when the first source failed
 	shutting bool
+	up       chan struct{} // closed when the probe reaches Redis again
+}
+
+// probeUp returns a channel closed when the probe next finds Redis back,
+// so that the readers retry then rather than at the end of a backoff.
+func (h *health) probeUp() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.up == nil {
+		h.up = make(chan struct{})
+	}
+	return h.up
 }
 
 func (h *health) set(source string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if source == "probe" && err == nil && h.sources[source] != nil && h.up != nil {
+		close(h.up)
+		h.up = nil
+	}
 	wasDown := !h.down.IsZero()
 	if err == nil {
 		delete(h.sources, source)
