@@ -36,14 +36,15 @@ type serverMsg struct {
 // duplicate or a reordering), a message before the room's "joined".
 type tclient struct {
 	name  string
-	rooms []string          // joined in this order; the first through the URL
-	nodes func() []string   // WebSocket base URLs (ws://host/ws) to try, in order
-	start int               // index of the node to use first
-	onMsg func(serverMsg)   // optional: called for each message, outside the lock
-	ctx   context.Context   // ends the client
-	done  chan struct{}     // closed when run returns
+	rooms []string        // joined in this order; the first through the URL
+	nodes func() []string // WebSocket base URLs (ws://host/ws) to try, in order
+	start int             // index of the node to use first
+	onMsg func(serverMsg) // optional: called for each message, outside the lock
+	ctx   context.Context // ends the client
+	done  chan struct{}   // closed when run returns
 
 	mu         sync.Mutex
+	stopped    bool // close was called: no reconnecting
 	conn       *websocket.Conn
 	connNode   string
 	ids        map[string][]string // room -> ids of messages, in order received
@@ -118,7 +119,7 @@ func (c *tclient) run() {
 	defer close(c.done)
 	first := true
 	i := c.start
-	for c.ctx.Err() == nil {
+	for c.ctx.Err() == nil && !c.isStopped() {
 		nodes := c.nodes()
 		if len(nodes) == 0 {
 			return
@@ -247,9 +248,16 @@ func (c *tclient) send(room, data, ref string) error {
 	return conn.Write(ctx, websocket.MessageText, b)
 }
 
-// close ends the client with a normal closure.
+func (c *tclient) isStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// close ends the client with a normal closure; run returns.
 func (c *tclient) close() {
 	c.mu.Lock()
+	c.stopped = true
 	conn := c.conn
 	c.mu.Unlock()
 	if conn != nil {

@@ -518,25 +518,58 @@ func (s *sub) catchUp(ctx context.Context, since *streamID) {
 	}
 
 	// 2.
-	r.mu.Lock()
-	if _, ok := r.subs[s]; !ok || ctx.Err() != nil {
+	checked := false
+	var target, pos streamID
+	for {
+		r.mu.Lock()
+		if _, ok := r.subs[s]; !ok || ctx.Err() != nil {
+			r.mu.Unlock()
+			return
+		}
+		target = r.cursor
+		pos = target
+		if since != nil {
+			pos = *since
+		}
+		if pos.less(target) {
+			s.buffering = true
+			r.mu.Unlock()
+			break
+		}
+		if !target.less(pos) || checked {
+			// Nothing missed. (A position past the cursor, checked to
+			// be from this stream, is a client that saw more on another
+			// node: live delivery skips what it has.)
+			s.goLiveLocked(pos)
+			r.mu.Unlock()
+			return
+		}
 		r.mu.Unlock()
-		return
+		// Past the cursor: check that the position is from this stream,
+		// and not from one Redis lost (or made up), which would make the
+		// client skip every new message until ids pass it.
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := n.hist.state(qctx, r.key)
+		cancel()
+		if err != nil {
+			if !retry.wait(err) {
+				return
+			}
+			continue
+		}
+		checked = true
+		if gap, oldest := gapAfter(pos, st); gap {
+			n.stats.gaps.Add(1)
+			if m.push(ctx, prepare(trimmedMsg{Type: "trimmed", Room: r.name, Since: pos.String(), Oldest: oldest})) != nil {
+				return
+			}
+			from := streamID{}
+			if id, ok := parseID(oldest); ok {
+				from = id.prev()
+			}
+			since = &from
+		}
 	}
-	target := r.cursor
-	pos := target
-	if since != nil {
-		pos = *since
-	}
-	if !pos.less(target) {
-		// Nothing missed. A position past the cursor (a client that
-		// saw more on another node) skips what it already has.
-		s.goLiveLocked(pos)
-		r.mu.Unlock()
-		return
-	}
-	s.buffering = true
-	r.mu.Unlock()
 
 	// 3.
 	for pos.less(target) {
