@@ -24,9 +24,12 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +49,7 @@ type config struct {
 	ping, writeTimeout          time.Duration
 	sendTimeout, shutdown       time.Duration
 	origins                     []string
+	debugAddr                   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -68,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 5*time.Second, "time a client gets to take what is queued for it")
 	fs.DurationVar(&cfg.sendTimeout, "send-timeout", 3*time.Second, "time limit for storing a message in Redis")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "grace period at SIGTERM")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "if set, serve /debug/pprof on this address (keep it on loopback)")
 	origins := fs.String("origins", "", "comma-separated hosts whose pages may connect, besides this one (path.Match patterns)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -162,6 +167,20 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		bg.Wait()
 	}()
 
+	if cfg.debugAddr != "" {
+		dl, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dl.Close()
+		dm := http.NewServeMux()
+		dm.HandleFunc("/debug/pprof/", pprof.Index)
+		dm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dm.HandleFunc("POST /debug/gc", func(w http.ResponseWriter, r *http.Request) {
+			debug.FreeOSMemory() // a GC, and memory returned to the OS: RSS shows what is live
+		})
+		go http.Serve(dl, dm)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", n.serveWS)
 	mux.HandleFunc("GET /healthz", n.serveHealth)
@@ -223,6 +242,8 @@ type healthReport struct {
 	SendErrors int64  `json:"send_errors"`
 	Gaps       int64  `json:"gaps"`
 	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heap_bytes"`  // live heap objects
+	StackBytes uint64 `json:"stack_bytes"` // goroutine stacks
 }
 
 // serveHealth answers 200 when the node can serve, and 503 with the
@@ -244,6 +265,9 @@ func (n *node) serveHealth(w http.ResponseWriter, r *http.Request) {
 		Gaps:       n.stats.gaps.Load(),
 		Goroutines: runtime.NumGoroutine(),
 	}
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(samples)
+	rep.HeapBytes, rep.StackBytes = samples[0].Value.Uint64(), samples[1].Value.Uint64()
 	if !since.IsZero() {
 		rep.Redis = "unreachable"
 		rep.DownSince = since.UTC().Format(time.RFC3339Nano)

@@ -25,11 +25,12 @@ type member struct {
 	ctx    context.Context // ends when the member goes
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	q      []*websocket.PreparedMessage
-	closed bool          // no more queueing; the writer stops
-	wake   chan struct{} // to the writer: q is not empty
-	space  chan struct{} // to waiting pushers: q shrank
+	mu      sync.Mutex
+	q       []*websocket.PreparedMessage
+	closed  bool          // no more queueing; the writer stops
+	writing bool          // a writer goroutine runs
+	wake    chan struct{} // to the writer: q is not empty
+	space   chan struct{} // to waiting pushers: q shrank
 
 	closing atomic.Bool // a close handshake is ours to run: no CloseNow on write errors
 	dropped sync.Once
@@ -86,11 +87,7 @@ func (n *node) serveWS(w http.ResponseWriter, r *http.Request) {
 	n.mu.Lock()
 	n.members[m] = struct{}{}
 	n.mu.Unlock()
-	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
-		m.writeLoop()
-	}()
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		m.run(name, since)
@@ -177,10 +174,13 @@ func (m *member) join(name string, since *streamID) {
 		m.fail(errTooManyRooms, "room limit reached", name, "")
 		return
 	}
-	s := m.n.shardFor(name).join(m, name)
+	s, live := m.n.shardFor(name).join(m, name, since)
+	m.subs[name] = s
+	if live {
+		return
+	}
 	var ctx context.Context
 	ctx, s.stop = context.WithCancel(m.ctx)
-	m.subs[name] = s
 	m.n.wg.Go(func() { s.catchUp(ctx, since) })
 }
 
@@ -212,7 +212,7 @@ func (m *member) send(msg clientMsg) {
 	}
 	m.n.stats.sent.Add(1)
 	if msg.Ref != "" {
-		m.push(m.ctx, prepare(ackMsg{Type: "ack", Ref: msg.Ref, Room: msg.Room, ID: id.String()}))
+		m.push(m.ctx, prepare(ackMsg{Type: "ack", Ref: msg.Ref, Room: msg.Room, ID: id.String()})) // ref is the client's: escaped
 	}
 }
 
@@ -232,9 +232,19 @@ func (m *member) offer(pm *websocket.PreparedMessage) bool {
 	if len(m.q) >= m.n.cfg.queue {
 		return false
 	}
-	m.q = append(m.q, pm)
-	notify(m.wake)
+	m.enqueueLocked(pm)
 	return true
+}
+
+// enqueueLocked appends pm and wakes the writer, or starts one.
+func (m *member) enqueueLocked(pm *websocket.PreparedMessage) {
+	m.q = append(m.q, pm)
+	if m.writing {
+		notify(m.wake)
+		return
+	}
+	m.writing = true
+	m.n.wg.Go(m.writeLoop)
 }
 
 // queued returns the length of the queue.
@@ -258,8 +268,7 @@ func (m *member) push(ctx context.Context, pm *websocket.PreparedMessage) error 
 			m.mu.Unlock()
 			return ctx.Err()
 		case len(m.q) < max(m.n.cfg.queue/2, 1):
-			m.q = append(m.q, pm)
-			notify(m.wake)
+			m.enqueueLocked(pm)
 			m.mu.Unlock()
 			return nil
 		}
@@ -280,17 +289,33 @@ func notify(c chan struct{}) {
 
 // writeLoop writes what is queued, in order. It takes the whole queue at
 // a time and gives the batch cfg.writeTimeout: a client that does not
-// take it within that time is cut off.
+// take it within that time is cut off. It runs while there is traffic and
+// returns after writerIdle without any, so that an idle member costs one
+// goroutine (its reader), not two.
 func (m *member) writeLoop() {
 	var batch []*websocket.PreparedMessage
+	idle := time.NewTimer(writerIdle)
+	defer idle.Stop()
 	for {
 		m.mu.Lock()
 		for len(m.q) == 0 && !m.closed {
 			m.mu.Unlock()
-			<-m.wake
+			idle.Reset(writerIdle)
+			select {
+			case <-m.wake:
+			case <-idle.C:
+				m.mu.Lock()
+				if len(m.q) == 0 || m.closed {
+					m.writing = false
+					m.mu.Unlock()
+					return
+				}
+				m.mu.Unlock()
+			}
 			m.mu.Lock()
 		}
 		if m.closed {
+			m.writing = false
 			m.mu.Unlock()
 			return
 		}
@@ -320,10 +345,16 @@ func (m *member) writeLoop() {
 				m.conn.CloseNow()
 			}
 			m.closeQueue()
+			m.mu.Lock()
+			m.writing = false
+			m.mu.Unlock()
 			return
 		}
 	}
 }
+
+// writerIdle is how long a writer goroutine waits for more before it ends.
+const writerIdle = time.Second
 
 // closeQueue stops the queue: the writer returns, pushers give up.
 func (m *member) closeQueue() {

@@ -140,7 +140,7 @@ type room struct {
 type sub struct {
 	m    *member
 	room *room
-	stop context.CancelFunc // ends its catch-up
+	stop context.CancelFunc // ends its catch-up, if it has one
 
 	// Guarded by room.mu.
 	live      bool     // the reader delivers to it
@@ -154,8 +154,10 @@ type entry struct {
 	pm *websocket.PreparedMessage
 }
 
-// join adds m to room name, and returns the sub, still to be started.
-func (sh *shard) join(m *member, name string) *sub {
+// join adds m to room name and returns the sub. A join without since to a
+// room this node reads already is live at once, at the room's cursor;
+// otherwise live is false and the sub needs its catchUp.
+func (sh *shard) join(m *member, name string, since *streamID) (s *sub, live bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r := sh.rooms[name]
@@ -163,17 +165,23 @@ func (sh *shard) join(m *member, name string) *sub {
 		r = &room{name: name, key: sh.n.hist.key(name), shard: sh, subs: make(map[*sub]struct{})}
 		sh.rooms[name] = r
 	}
-	s := &sub{m: m, room: r}
+	s = &sub{m: m, room: r}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.subs[s] = struct{}{}
-	r.mu.Unlock()
-	return s
+	if r.known && since == nil {
+		s.goLiveLocked(r.cursor)
+		return s, true
+	}
+	return s, false
 }
 
 // leave removes s from its room, and the room from the shard once empty:
 // the reader stops reading its stream at its next XREAD.
 func (s *sub) leave() {
-	s.stop()
+	if s.stop != nil {
+		s.stop()
+	}
 	r := s.room
 	sh := r.shard
 	sh.mu.Lock()
@@ -362,7 +370,7 @@ func (r *room) gapLocked(oldest string, same bool) {
 			continue
 		}
 		n.stats.gaps.Add(1)
-		if !s.m.offer(prepare(trimmedMsg{Type: "trimmed", Room: r.name, Since: s.last.String(), Oldest: oldest})) {
+		if !s.m.offer(trimmed(r.name, s.last, oldest)) {
 			s.m.drop(websocket.StatusPolicyViolation, "too slow to keep up")
 			continue
 		}
@@ -560,7 +568,7 @@ func (s *sub) catchUp(ctx context.Context, since *streamID) {
 		checked = true
 		if gap, oldest := gapAfter(pos, st); gap {
 			n.stats.gaps.Add(1)
-			if m.push(ctx, prepare(trimmedMsg{Type: "trimmed", Room: r.name, Since: pos.String(), Oldest: oldest})) != nil {
+			if m.push(ctx, trimmed(r.name, pos, oldest)) != nil {
 				return
 			}
 			from := streamID{}
@@ -585,7 +593,7 @@ func (s *sub) catchUp(ctx context.Context, since *streamID) {
 		retry.reset()
 		if gap, oldest := gapAfter(pos, st); gap {
 			n.stats.gaps.Add(1)
-			if m.push(ctx, prepare(trimmedMsg{Type: "trimmed", Room: r.name, Since: pos.String(), Oldest: oldest})) != nil {
+			if m.push(ctx, trimmed(r.name, pos, oldest)) != nil {
 				return
 			}
 			if id, ok := parseID(oldest); ok && st.exists && !st.lastGen.less(pos) {
@@ -645,7 +653,7 @@ func (s *sub) catchUp(ctx context.Context, since *streamID) {
 // goLiveLocked turns s live at position pos and tells the client.
 func (s *sub) goLiveLocked(pos streamID) {
 	s.live, s.buffering, s.last, s.pending = true, false, pos, nil
-	if !s.m.offer(prepare(joinedMsg{Type: "joined", Room: s.room.name, ID: pos.String()})) {
+	if !s.m.offer(joined(s.room.name, pos)) {
 		s.m.drop(websocket.StatusPolicyViolation, "too slow to keep up")
 	}
 }

@@ -25,7 +25,8 @@ func testRoom(queue int) (*node, *room) {
 }
 
 func (r *room) add(n *node, live bool, last streamID) *sub {
-	m := &member{n: n, wake: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+	// writing: the test plays the writer, taking from m.q itself.
+	m := &member{n: n, wake: make(chan struct{}, 1), space: make(chan struct{}, 1), writing: true}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	s := &sub{m: m, room: r, live: live, buffering: !live, last: last}
 	r.subs[s] = struct{}{}
