@@ -14,9 +14,11 @@
 //   - latency: senders send at a fixed rate (-rate1 messages/s in one
 //     room, -rateN in all the rooms together) for -duration; for each
 //     message, the time from its send to its arrival at the last member.
-//   - throughput: every room keeps -window messages in flight (sent but
-//     not yet received by all its members) for -duration: messages/s and
-//     deliveries/s sustained without dropping anyone.
+//   - throughput: every room keeps -window (one room) or -windowN (each
+//     of many) messages in flight, sent but not yet received by all its
+//     members, for -duration: messages/s and deliveries/s sustained
+//     without dropping anyone. Sends a node refuses (Redis too slow) are
+//     counted apart.
 //   - memory: each node's RSS with all clients connected and idle, less
 //     its RSS before the first client, per client of that node.
 //
@@ -55,9 +57,10 @@ var (
 	clients  = flag.Int("clients", 10000, "clients per scenario")
 	rooms    = flag.Int("rooms", 1000, "rooms in the many-rooms scenarios")
 	scenes   = flag.String("scenarios", "3x1,3xN,1x1,1xN", "nodes x rooms (1 or N) for each scenario")
-	rate1    = flag.Float64("rate1", 10, "messages/s in the one-room latency phase")
-	rateN    = flag.Float64("rateN", 1000, "messages/s over all rooms in the many-rooms latency phase")
-	window   = flag.Int("window", 8, "messages in flight per room in the throughput phase")
+	rate1    = flag.Float64("rate1", 2, "messages/s in the one-room latency phase (each is 10,000 deliveries by default)")
+	rateN    = flag.Float64("rateN", 200, "messages/s over all rooms in the many-rooms latency phase")
+	window   = flag.Int("window", 8, "messages in flight in the one-room throughput phase")
+	windowN  = flag.Int("windowN", 1, "messages in flight per room in the many-rooms throughput phase")
 	duration = flag.Duration("duration", 5*time.Second, "length of each phase")
 	nodeBin  = flag.String("node", "", "node binary (default: built from this module)")
 	nodeArgs = flag.String("node-args", "", "extra node flags, space-separated; %d becomes the node's number")
@@ -125,12 +128,13 @@ func run(ctx context.Context) error {
 		results = append(results, res)
 	}
 	fmt.Println()
-	fmt.Println("| nodes | rooms × members | latency p50 / p99 | at msg/s | max msg/s | deliveries/s | node CPU/delivery | RSS/client/node: idle, after GC, after load | lost | dropped | load avg |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| nodes | rooms × members | latency p50 / p99 | at msg/s | max msg/s | deliveries/s | node CPU/delivery | Redis CPU/msg | RSS/client/node: idle, after GC, after load | lost | refused | dropped | load avg |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range results {
-		fmt.Printf("| %d | %d × %d | %s / %s | %.0f | %.0f | %.0f | %.1f µs | %.1f, %.1f, %.1f KiB | %d | %d | %s |\n",
+		fmt.Printf("| %d | %d × %d | %s / %s | %.0f | %.0f | %.0f | %.1f µs | %.1f µs | %.1f, %.1f, %.1f KiB | %d | %d | %d | %s |\n",
 			r.nodes, r.rooms, *clients/r.rooms, ms(r.p50), ms(r.p99), r.rate, r.msgsPerSec, r.delivPerSec,
-			float64(r.cpuPerDelivery)/1e3, r.memIdle/1024, r.memIdleGC/1024, r.memLoad/1024, r.lost, r.dropped, r.load)
+			float64(r.cpuPerDelivery)/1e3, float64(r.redisCPUPerMessage)/1e3, r.memIdle/1024, r.memIdleGC/1024, r.memLoad/1024,
+			r.lost, r.refused, r.dropped, r.load)
 	}
 	return nil
 }
@@ -146,7 +150,9 @@ type result struct {
 	memIdle, memLoad   float64 // bytes per client per node
 	memIdleGC          float64 // idle, after a GC in each node
 	cpuPerDelivery     time.Duration
+	redisCPUPerMessage time.Duration
 	lost, dropped      int64
+	refused            int64
 	throughputMessages int64
 	load               string
 }
@@ -158,7 +164,9 @@ type bench struct {
 	sentAt   []atomic.Int64 // seq -> unix ns
 	lastAt   []atomic.Int64 // seq -> unix ns of the latest arrival
 	count    []atomic.Int64 // seq -> arrivals
+	failed   []atomic.Bool  // seq -> the send was refused
 	windows  []chan struct{}
+	refused  atomic.Int64
 	seq      atomic.Int64
 	received atomic.Int64
 	closed   atomic.Int64 // connections the node ended
@@ -218,10 +226,15 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 		sentAt:   make([]atomic.Int64, maxMessages),
 		lastAt:   make([]atomic.Int64, maxMessages),
 		count:    make([]atomic.Int64, maxMessages),
+		failed:   make([]atomic.Bool, maxMessages),
 		windows:  make([]chan struct{}, nRooms),
 	}
+	w := *window
+	if nRooms > 1 {
+		w = *windowN
+	}
 	for i := range b.windows {
-		b.windows[i] = make(chan struct{}, *window)
+		b.windows[i] = make(chan struct{}, w)
 	}
 	cctx, stopClients := context.WithCancel(ctx)
 	defer stopClients()
@@ -303,9 +316,10 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 	b.waitComplete(ctx, first, last, 10*time.Second)
 	var lat []time.Duration
 	for s := first; s < last; s++ {
-		if b.count[s].Load() == b.roomSize[b.msgRoom[s]] {
+		switch {
+		case b.count[s].Load() == b.roomSize[b.msgRoom[s]]:
 			lat = append(lat, time.Duration(b.lastAt[s].Load()-b.sentAt[s].Load()))
-		} else {
+		case !b.failed[s].Load():
 			res.lost++
 		}
 	}
@@ -317,6 +331,7 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 	first = b.seq.Load()
 	r0 := b.received.Load()
 	cpu0 := nodesCPU(nodes)
+	rcpu0 := cpuOf(r.Pid())
 	t0 := time.Now()
 	end = t0.Add(*duration)
 	var tw sync.WaitGroup
@@ -347,14 +362,16 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 		if t := time.Duration(b.lastAt[s].Load() - t0.UnixNano()); t > elapsed {
 			elapsed = t
 		}
-		if b.count[s].Load() != b.roomSize[b.msgRoom[s]] {
+		if b.count[s].Load() != b.roomSize[b.msgRoom[s]] && !b.failed[s].Load() {
 			res.lost++
 		}
 	}
 	res.throughputMessages = last - first
-	res.msgsPerSec = float64(last-first) / elapsed.Seconds()
+	res.refused = b.refused.Load()
+	res.msgsPerSec = float64(last-first-res.refused) / elapsed.Seconds()
 	res.delivPerSec = float64(b.received.Load()-r0) / elapsed.Seconds()
 	res.cpuPerDelivery = (nodesCPU(nodes) - cpu0) / time.Duration(max(b.received.Load()-r0, 1))
+	res.redisCPUPerMessage = (cpuOf(r.Pid()) - rcpu0) / time.Duration(max(last-first, 1))
 	log.Printf("throughput: %d messages in %v: %.0f msg/s, %.0f deliveries/s", last-first,
 		elapsed.Round(time.Millisecond), res.msgsPerSec, res.delivPerSec)
 	time.Sleep(time.Second)
@@ -366,8 +383,8 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 			res.dropped += h.Dropped
 		}
 	}
-	log.Printf("memory per client per node: %.1f KiB idle (%.1f after a GC), %.1f KiB after load; node CPU %v per delivery; %d lost, %d dropped; load average %s",
-		res.memIdle/1024, res.memIdleGC/1024, res.memLoad/1024, res.cpuPerDelivery, res.lost, res.dropped, res.load)
+	log.Printf("memory per client per node: %.1f KiB idle (%.1f after a GC), %.1f KiB after load; node CPU %v per delivery, Redis %v per message; %d lost, %d refused, %d dropped; load average %s",
+		res.memIdle/1024, res.memIdleGC/1024, res.memLoad/1024, res.cpuPerDelivery, res.redisCPUPerMessage, res.lost, res.refused, res.dropped, res.load)
 	stopClients()
 	for _, c := range conns {
 		c.CloseNow()
@@ -401,13 +418,17 @@ func dialJoined(ctx context.Context, u string) (*websocket.Conn, error) {
 }
 
 func send(ctx context.Context, c *websocket.Conn, room int, seq int64) {
-	msg := `{"type":"send","room":"r` + strconv.Itoa(room) + `","data":"` + strconv.FormatInt(seq, 10) + `"}`
+	n := strconv.FormatInt(seq, 10)
+	msg := `{"type":"send","room":"r` + strconv.Itoa(room) + `","data":"` + n + `","ref":"` + n + `"}`
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	c.Write(wctx, websocket.MessageText, []byte(msg))
 }
 
-var dataKey = []byte(`"data":"`)
+var (
+	dataKey = []byte(`"data":"`)
+	refKey  = []byte(`"ref":"`)
+)
 
 // read counts the arrivals of each message; the last member to get one
 // releases a place in its room's window.
@@ -423,6 +444,19 @@ func (b *bench) read(ctx context.Context, c *websocket.Conn) {
 			return
 		}
 		now := time.Now().UnixNano()
+		if bytes.HasPrefix(buf, []byte(`{"type":"error"`)) {
+			// A send the node refused (overloaded Redis, timeout): it
+			// will not arrive; free its place in the window.
+			if seq, ok := field(buf, refKey); ok {
+				b.refused.Add(1)
+				b.failed[seq].Store(true)
+				select {
+				case <-b.windows[b.msgRoom[seq]]:
+				default:
+				}
+			}
+			continue
+		}
 		i := bytes.Index(buf, dataKey)
 		if i < 0 || !bytes.HasPrefix(buf, []byte(`{"type":"message"`)) {
 			continue
@@ -449,12 +483,27 @@ func (b *bench) read(ctx context.Context, c *websocket.Conn) {
 	}
 }
 
+// field parses the number in the string field that starts at key.
+func field(buf, key []byte) (int64, bool) {
+	i := bytes.Index(buf, key)
+	if i < 0 {
+		return 0, false
+	}
+	rest := buf[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+	return n, err == nil && n >= 0 && n < maxMessages
+}
+
 // waitComplete waits up to d for messages [first, last) to reach every
 // member of their room.
 func (b *bench) waitComplete(ctx context.Context, first, last int64, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for s := first; s < last && time.Now().Before(deadline) && ctx.Err() == nil; {
-		if b.count[s].Load() >= b.roomSize[b.msgRoom[s]] {
+		if b.count[s].Load() >= b.roomSize[b.msgRoom[s]] || b.failed[s].Load() {
 			s++
 			continue
 		}
@@ -493,20 +542,25 @@ func gcNodes(addrs []string) {
 
 // nodesCPU returns the CPU time (user and system) the nodes have used.
 func nodesCPU(nodes []*proc.Node) time.Duration {
-	var ticks int64
+	var d time.Duration
 	for _, n := range nodes {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(n.Pid()) + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command name (which ends with ")"): utime and
-		// stime are the 12th and 13th.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
+		d += cpuOf(n.Pid())
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+	return d
+}
+
+// cpuOf returns the CPU time (user and system) process pid has used.
+func cpuOf(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which ends with ")"): utime and
+	// stime are the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * time.Second / 100 // USER_HZ
 }
 
 // loadavg returns the 1-minute load average: other work on the machine

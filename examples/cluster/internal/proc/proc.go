@@ -153,6 +153,13 @@ func (r *Redis) Start(ctx context.Context) error {
 	return fmt.Errorf("redis-server on %s not ready in 10s: %s", r.Addr, lg.String())
 }
 
+// Pid returns the server's process id.
+func (r *Redis) Pid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmd.Process.Pid
+}
+
 // Kill kills the server with SIGKILL, as a crash would, and waits for it.
 func (r *Redis) Kill() {
 	r.mu.Lock()
