@@ -237,7 +237,8 @@ type healthReport struct {
 	Rooms      int    `json:"rooms"`
 	Delivered  int64  `json:"delivered"`
 	Replayed   int64  `json:"replayed"`
-	Dropped    int64  `json:"dropped"`
+	Dropped    int64  `json:"dropped"`        // too slow: queue full (1008)
+	Timeouts   int64  `json:"write_timeouts"` // too slow: a write over -write-timeout (cut off)
 	Sent       int64  `json:"sent"`
 	SendErrors int64  `json:"send_errors"`
 	Gaps       int64  `json:"gaps"`
@@ -260,6 +261,7 @@ func (n *node) serveHealth(w http.ResponseWriter, r *http.Request) {
 		Delivered:  n.stats.delivered.Load(),
 		Replayed:   n.stats.replayed.Load(),
 		Dropped:    n.stats.dropped.Load(),
+		Timeouts:   n.stats.timeouts.Load(),
 		Sent:       n.stats.sent.Load(),
 		SendErrors: n.stats.sendErrs.Load(),
 		Gaps:       n.stats.gaps.Load(),

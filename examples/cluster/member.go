@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log"
 	"net"
 	"net/http"
@@ -341,6 +342,10 @@ func (m *member) writeLoop() {
 			batch = nil
 		}
 		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && !m.closing.Load() {
+				m.n.stats.timeouts.Add(1)
+				log.Printf("%s: cut off: took more than %v to take its messages", m.addr, m.n.cfg.writeTimeout)
+			}
 			if !m.closing.Load() {
 				m.conn.CloseNow()
 			}

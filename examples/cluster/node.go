@@ -46,6 +46,7 @@ type stats struct {
 	delivered atomic.Int64 // messages queued to members, replays included
 	replayed  atomic.Int64 // of which from the history (since)
 	dropped   atomic.Int64 // members dropped with 1008
+	timeouts  atomic.Int64 // members cut off: a write took longer than -write-timeout
 	sent      atomic.Int64 // sends stored
 	sendErrs  atomic.Int64 // sends refused (unavailable, unconfirmed)
 	gaps      atomic.Int64 // trimmed notices

@@ -11,14 +11,15 @@
 // processes (built from this module), fresh for each scenario, and stops
 // them at the end; every process dies with it. Scenarios:
 //
-//   - latency: senders send at a fixed rate (-rate1 messages/s in one
-//     room, -rateN in all the rooms together) for -duration; for each
-//     message, the time from its send to its arrival at the last member.
 //   - throughput: every room keeps -window (one room) or -windowN (each
 //     of many) messages in flight, sent but not yet received by all its
 //     members, for -duration: messages/s and deliveries/s sustained
 //     without dropping anyone. Sends a node refuses (Redis too slow) are
 //     counted apart.
+//   - latency: then senders send at a quarter of that throughput (or -rate1
+//     messages/s in one room, -rateN in all the rooms together) for
+//     -duration; for each message, the time from its send to its arrival
+//     at the room's last member.
 //   - memory: each node's RSS with all clients connected and idle, less
 //     its RSS before the first client, per client of that node.
 //
@@ -57,8 +58,8 @@ var (
 	clients  = flag.Int("clients", 10000, "clients per scenario")
 	rooms    = flag.Int("rooms", 1000, "rooms in the many-rooms scenarios")
 	scenes   = flag.String("scenarios", "3x1,3xN,1x1,1xN", "nodes x rooms (1 or N) for each scenario")
-	rate1    = flag.Float64("rate1", 2, "messages/s in the one-room latency phase (each is 10,000 deliveries by default)")
-	rateN    = flag.Float64("rateN", 200, "messages/s over all rooms in the many-rooms latency phase")
+	rate1    = flag.Float64("rate1", 0, "messages/s in the one-room latency phase (0: a quarter of the throughput measured)")
+	rateN    = flag.Float64("rateN", 0, "messages/s over all rooms in the many-rooms latency phase (0: a quarter of the throughput measured)")
 	window   = flag.Int("window", 8, "messages in flight in the one-room throughput phase")
 	windowN  = flag.Int("windowN", 1, "messages in flight per room in the many-rooms throughput phase")
 	duration = flag.Duration("duration", 5*time.Second, "length of each phase")
@@ -128,13 +129,13 @@ func run(ctx context.Context) error {
 		results = append(results, res)
 	}
 	fmt.Println()
-	fmt.Println("| nodes | rooms × members | latency p50 / p99 | at msg/s | max msg/s | deliveries/s | node CPU/delivery | Redis CPU/msg | RSS/client/node: idle, after GC, after load | lost | refused | dropped | load avg |")
+	fmt.Println("| nodes | rooms × members | latency p50 / p99 | at msg/s | max msg/s | deliveries/s | node CPU/delivery | Redis CPU/msg | RSS/client/node: idle, after GC, after load | lost | refused | dropped, cut | load avg |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range results {
-		fmt.Printf("| %d | %d × %d | %s / %s | %.0f | %.0f | %.0f | %.1f µs | %.1f µs | %.1f, %.1f, %.1f KiB | %d | %d | %d | %s |\n",
+		fmt.Printf("| %d | %d × %d | %s / %s | %.3g | %.0f | %.0f | %.1f µs | %.1f µs | %.1f, %.1f, %.1f KiB | %d | %d | %d, %d | %s |\n",
 			r.nodes, r.rooms, *clients/r.rooms, ms(r.p50), ms(r.p99), r.rate, r.msgsPerSec, r.delivPerSec,
 			float64(r.cpuPerDelivery)/1e3, float64(r.redisCPUPerMessage)/1e3, r.memIdle/1024, r.memIdleGC/1024, r.memLoad/1024,
-			r.lost, r.refused, r.dropped, r.load)
+			r.lost, r.refused, r.dropped, r.cut, r.load)
 	}
 	return nil
 }
@@ -152,7 +153,7 @@ type result struct {
 	cpuPerDelivery     time.Duration
 	redisCPUPerMessage time.Duration
 	lost, dropped      int64
-	refused            int64
+	refused, cut       int64 // sends refused; clients cut off (write timeout)
 	throughputMessages int64
 	load               string
 }
@@ -285,55 +286,13 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 	res.memIdleGC = memPerClient(nodes, base, *clients)
 	res.load = loadavg()
 
-	// Latency at a fixed rate.
-	rate := *rate1
-	if nRooms > 1 {
-		rate = *rateN
-	}
-	res.rate = rate
-	first := b.seq.Load()
-	interval := time.Duration(float64(time.Second) / rate)
-	end := time.Now().Add(*duration)
-	next := time.Now()
-	var sendWG sync.WaitGroup
-	for k := 0; time.Now().Before(end) && ctx.Err() == nil; k++ {
-		room := k % nRooms
-		s := senders[room][(k/nRooms)%len(senders[room])]
-		seq := b.seq.Add(1) - 1
-		if seq >= maxMessages {
-			break
-		}
-		b.msgRoom[seq] = int32(room)
-		b.sentAt[seq].Store(time.Now().UnixNano())
-		sendWG.Go(func() { send(cctx, s, room, seq) })
-		next = next.Add(interval)
-		if d := time.Until(next); d > 0 {
-			time.Sleep(d)
-		}
-	}
-	sendWG.Wait()
-	last := b.seq.Load()
-	b.waitComplete(ctx, first, last, 10*time.Second)
-	var lat []time.Duration
-	for s := first; s < last; s++ {
-		switch {
-		case b.count[s].Load() == b.roomSize[b.msgRoom[s]]:
-			lat = append(lat, time.Duration(b.lastAt[s].Load()-b.sentAt[s].Load()))
-		case !b.failed[s].Load():
-			res.lost++
-		}
-	}
-	slices.Sort(lat)
-	res.p50, res.p99 = quantile(lat, 0.5), quantile(lat, 0.99)
-	log.Printf("latency at %.0f msg/s: p50 %v p99 %v over %d messages", rate, res.p50, res.p99, len(lat))
-
 	// Throughput: every room keeps window messages in flight.
-	first = b.seq.Load()
+	first := b.seq.Load()
 	r0 := b.received.Load()
 	cpu0 := nodesCPU(nodes)
 	rcpu0 := cpuOf(r.Pid())
 	t0 := time.Now()
-	end = t0.Add(*duration)
+	end := t0.Add(*duration)
 	var tw sync.WaitGroup
 	for room := range nRooms {
 		tw.Go(func() {
@@ -355,7 +314,7 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 		})
 	}
 	tw.Wait()
-	last = b.seq.Load()
+	last := b.seq.Load()
 	b.waitComplete(ctx, first, last, 20*time.Second)
 	elapsed := time.Duration(0)
 	for s := first; s < last; s++ {
@@ -374,17 +333,66 @@ func scenario(ctx context.Context, redisPath, bin, dir string, nNodes, nRooms in
 	res.redisCPUPerMessage = (cpuOf(r.Pid()) - rcpu0) / time.Duration(max(last-first, 1))
 	log.Printf("throughput: %d messages in %v: %.0f msg/s, %.0f deliveries/s", last-first,
 		elapsed.Round(time.Millisecond), res.msgsPerSec, res.delivPerSec)
+	// Latency at a fixed rate.
+	rate := *rate1
+	if nRooms > 1 {
+		rate = *rateN
+	}
+	if rate <= 0 {
+		rate = max(res.msgsPerSec/4, 0.25)
+	}
+	res.rate = rate
+	first = b.seq.Load()
+	interval := time.Duration(float64(time.Second) / rate)
+	end = time.Now().Add(*duration)
+	next := time.Now()
+	var sendWG sync.WaitGroup
+	for k := 0; time.Now().Before(end) && ctx.Err() == nil; k++ {
+		room := k % nRooms
+		s := senders[room][(k/nRooms)%len(senders[room])]
+		seq := b.seq.Add(1) - 1
+		if seq >= maxMessages {
+			break
+		}
+		b.msgRoom[seq] = int32(room)
+		b.sentAt[seq].Store(time.Now().UnixNano())
+		sendWG.Go(func() { send(cctx, s, room, seq) })
+		next = next.Add(interval)
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	sendWG.Wait()
+	last = b.seq.Load()
+	b.waitComplete(ctx, first, last, 20*time.Second)
+	var lat []time.Duration
+	for s := first; s < last; s++ {
+		switch {
+		case b.count[s].Load() == b.roomSize[b.msgRoom[s]]:
+			lat = append(lat, time.Duration(b.lastAt[s].Load()-b.sentAt[s].Load()))
+		case !b.failed[s].Load():
+			res.lost++
+		}
+	}
+	slices.Sort(lat)
+	res.p50, res.p99 = quantile(lat, 0.5), quantile(lat, 0.99)
+	log.Printf("latency at %.3g msg/s: p50 %v p99 %v over %d messages", rate, res.p50, res.p99, len(lat))
+
 	time.Sleep(time.Second)
 	res.memLoad = memPerClient(nodes, base, *clients)
 	for _, n := range nodes {
 		_, body, err := n.Health(ctx)
-		var h struct{ Dropped int64 }
+		var h struct {
+			Dropped  int64
+			Timeouts int64 `json:"write_timeouts"`
+		}
 		if err == nil && json.Unmarshal(body, &h) == nil {
 			res.dropped += h.Dropped
+			res.cut += h.Timeouts
 		}
 	}
-	log.Printf("memory per client per node: %.1f KiB idle (%.1f after a GC), %.1f KiB after load; node CPU %v per delivery, Redis %v per message; %d lost, %d refused, %d dropped; load average %s",
-		res.memIdle/1024, res.memIdleGC/1024, res.memLoad/1024, res.cpuPerDelivery, res.redisCPUPerMessage, res.lost, res.refused, res.dropped, res.load)
+	log.Printf("memory per client per node: %.1f KiB idle (%.1f after a GC), %.1f KiB after load; node CPU %v per delivery, Redis %v per message; %d lost, %d refused, %d dropped, %d cut off; load average %s",
+		res.memIdle/1024, res.memIdleGC/1024, res.memLoad/1024, res.cpuPerDelivery, res.redisCPUPerMessage, res.lost, res.refused, res.dropped, res.cut, res.load)
 	stopClients()
 	for _, c := range conns {
 		c.CloseNow()
