@@ -73,8 +73,8 @@ func newNode(cfg config, rdb, readers *redis.Client) *node {
 	return n
 }
 
-// start runs the readers and the health probe until ctx ends; wait for
-// them with n.wg... they are tracked by the returned WaitGroup.
+// start runs the readers and the health probe until ctx ends; the
+// returned WaitGroup waits for them.
 func (n *node) start(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for _, sh := range n.shards {
