@@ -122,20 +122,29 @@
 // checks frame headers; protocol.go holds the message level as two state
 // machines, the receiver (what a received frame means: continuation,
 // limits, fragment cap, UTF-8, close frames) and the sender (what may be
-// sent when); mask.go, utf8.go, inflate.go (a DEFLATE decoder that can stop
-// at any byte and resume) and status.go (close codes and payloads) are what
-// they use. Every transport drives the same core.
+// sent when); mask.go, utf8.go, inflate.go with inflate_huffman.go (a
+// DEFLATE decoder that can stop at any byte and resume) and status.go
+// (close codes and payloads) are what they use. Every transport drives the
+// same core: a TCP or TLS connection, an HTTP/2 stream, the browser.
 //
 // The I/O shell moves bytes. conn.go makes the Conn; read.go is its read
 // side, with the one entry every read takes (Read, ReadAppend, Reader,
-// Close's wait for the peer); write.go its write side, with the one path
-// every frame takes; close.go the closing handshake and the one place that
-// marks a Conn closed; sync.go the lock, signal and deadline they share;
-// keepalive.go Ping and the keepalive; deflate.go the compression runtime.
-// handshake.go and dial.go are the opening handshakes (server and client),
-// compress.go the permessage-deflate negotiation, options.go the options
-// both sides share; group.go and prepared.go work on many Conns at once.
-// errors.go lists every error and who returns it.
+// Close's wait for the peer), and rawread_unix.go the wait for a TCP
+// socket that holds no buffer; write.go is its write side, with the one
+// path every frame takes; close.go the closing handshake and the one place
+// that marks a Conn closed; sync.go the lock, signal and deadline they
+// share; buffers.go the pooled buffers; keepalive.go Ping and the
+// keepalive; deflate.go the compression runtime. On top: json.go (JSON
+// messages) and netconn.go (a net.Conn over a Conn).
+//
+// The handshakes: handshake.go is the server's (Accept), with
+// handshake_http2.go for an HTTP/2 extended CONNECT (RFC 8441) and
+// handler.go the Handler; dial.go is the client's (Dial), with
+// dial_http2.go for HTTP/2. Both stand on internal/h2, the package's own
+// HTTP/2: frames, HPACK, the client connection and the streams of both
+// sides as net.Conns. compress.go is the permessage-deflate negotiation,
+// options.go the options both sides share. group.go and prepared.go work
+// on many Conns at once. errors.go lists every error and who returns it.
 //
 // Under GOOS=js those shell files, and the core files that only they use,
 // are built out (//go:build !js); conn_js.go, read_js.go, write_js.go,
