@@ -39,6 +39,14 @@ type CompressionOptions struct {
 	// messages. It costs compression ratio on repetitive traffic.
 	NoContextTakeover bool
 
+	// ContextTakeover compresses outgoing messages with the history of the
+	// earlier ones, when the peer allows it (RFC 7692, Section 7.1.1): on
+	// a stream of small similar messages (JSON events, say) that shrinks
+	// them much more than compressing each on its own. It costs a
+	// compressor per connection for the connection's life, of bounded
+	// size: see deflater.go for the figures. Off by default.
+	ContextTakeover bool
+
 	// MaxWindowBits (8 to 15) limits the history window the peer may use
 	// when it keeps its context, which is the size of the dictionary this
 	// endpoint keeps. Zero means 15 (32 KiB). A server can only ask this of
@@ -243,6 +251,7 @@ type deflateConfig struct {
 	level          int
 	threshold      int
 	sendWindowBits int  // the window our compressor must stay within
+	sendTakeover   bool // compress with the history of earlier messages
 	recvTakeover   bool // the peer may use context takeover: keep a dictionary
 	recvWindowBits int  // how much history the peer may refer to
 }
@@ -283,9 +292,16 @@ func acceptDeflate(values []string, o *CompressionOptions) (string, *deflateConf
 			continue
 		}
 		cfg := newDeflateConfig(o)
-		// This endpoint never compresses with context from earlier
-		// messages, and says so (Section 7.1.1.1 allows it unasked).
-		resp := "permessage-deflate; server_no_context_takeover"
+		// Unless asked to keep its context, this endpoint compresses
+		// every message on its own, and says so (Section 7.1.1.1 allows
+		// it unasked); a client that asks server_no_context_takeover
+		// gets it either way.
+		resp := "permessage-deflate"
+		if o.ContextTakeover && !offer.serverNoContextTakeover {
+			cfg.sendTakeover = true
+		} else {
+			resp += "; server_no_context_takeover"
+		}
 		if offer.serverMaxWindowBits > 0 {
 			cfg.sendWindowBits = offer.serverMaxWindowBits
 			resp += "; server_max_window_bits=" + strconv.Itoa(offer.serverMaxWindowBits)
@@ -311,10 +327,14 @@ func acceptDeflate(values []string, o *CompressionOptions) (string, *deflateConf
 }
 
 // deflateOffer is the Sec-WebSocket-Extensions value a client sends. It
-// always says it will not use context takeover (client_no_context_takeover)
-// and can honour a window limit (client_max_window_bits).
+// says it will not use context takeover (client_no_context_takeover)
+// unless asked to keep its context, and can honour a window limit
+// (client_max_window_bits).
 func deflateOffer(o *CompressionOptions) string {
-	s := "permessage-deflate; client_no_context_takeover; client_max_window_bits"
+	s := "permessage-deflate; client_max_window_bits"
+	if !o.ContextTakeover {
+		s = "permessage-deflate; client_no_context_takeover; client_max_window_bits"
+	}
 	if o.NoContextTakeover {
 		s += "; server_no_context_takeover"
 	}
@@ -343,6 +363,7 @@ func checkDeflateResponse(values []string, o *CompressionOptions) (*deflateConfi
 	}
 	cfg := newDeflateConfig(o)
 	cfg.recvTakeover = !p.serverNoContextTakeover
+	cfg.sendTakeover = o.ContextTakeover && !p.clientNoContextTakeover
 	if p.serverMaxWindowBits > 0 {
 		cfg.recvWindowBits = p.serverMaxWindowBits
 	} else {
