@@ -246,3 +246,38 @@ func TestDialTLS(t *testing.T) {
 		t.Fatalf("Read = %q, %v", b, err)
 	}
 }
+
+// A server that accepts TCP and never answers cannot hang a Dial whose
+// context has no deadline: the handshake timeout ends it. A negative one
+// is an option error, before anything is dialed.
+func TestDialHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // read nothing, answer nothing
+		}
+	}()
+	defer func() {
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	}()
+	start := time.Now()
+	opts := &DialOptions{HandshakeTimeout: 200 * time.Millisecond}
+	_, _, err = Dial(context.Background(), "ws://"+ln.Addr().String()+"/", opts)
+	if took := time.Since(start); err == nil || !errors.Is(err, context.DeadlineExceeded) || took > 5*time.Second {
+		t.Fatalf("Dial to a silent server = %v after %v, want a deadline error after about 200 ms", err, took)
+	}
+	if _, _, err := Dial(context.Background(), "ws://"+ln.Addr().String()+"/", &DialOptions{HandshakeTimeout: -1}); !errors.Is(err, ErrBadOption) {
+		t.Fatalf("Dial with a negative handshake timeout = %v, want ErrBadOption", err)
+	}
+}
