@@ -83,10 +83,14 @@ func TestParseExtensionsLinear(t *testing.T) {
 		return time.Since(start)
 	}
 	measure(1000)
-	small, large := measure(20000), measure(200000)
-	if large > 40*small+10*time.Millisecond {
-		t.Errorf("10x input took %v vs %v: not linear", large, small)
+	var small, large time.Duration
+	for try := 0; try < 3; try++ { // noise fails a try, superlinear work fails all
+		small, large = measure(20000), measure(200000)
+		if large <= 40*small+10*time.Millisecond {
+			return
+		}
 	}
+	t.Errorf("10x input took %v vs %v, three times: not linear", large, small)
 }
 
 func TestAcceptDeflate(t *testing.T) {

@@ -372,11 +372,19 @@ func TestHostileContinuationFlood(t *testing.T) {
 			}
 			return d
 		}
-		small := min(read(100000), read(100000))
-		big := read(1000000)
+		// Timing on a shared machine is noisy: a superlinear reader fails
+		// every try, a linear one passes one of three.
+		var small, big time.Duration
+		for try := 0; try < 3; try++ {
+			small = min(read(100000), read(100000))
+			big = read(1000000)
+			if big <= 30*small+100*time.Millisecond {
+				break
+			}
+		}
 		t.Logf("100,000 fragments in %v, 1,000,000 in %v", small, big)
 		if big > 30*small+100*time.Millisecond {
-			t.Errorf("10x the fragments took %.0fx the time", float64(big)/float64(small))
+			t.Errorf("10x the fragments took %.0fx the time, three times", float64(big)/float64(small))
 		}
 	})
 }

@@ -43,7 +43,7 @@ func TestKeepAlive(t *testing.T) {
 		}
 	})
 	t.Run("a busy connection is not pinged", func(t *testing.T) {
-		c, p := newTestConn(t, false, connConfig{pingInterval: 40 * time.Millisecond})
+		c, p := newTestConn(t, false, connConfig{pingInterval: 150 * time.Millisecond})
 		var mu sync.Mutex
 		pinged := false
 		go func() {
@@ -66,14 +66,14 @@ func TestKeepAlive(t *testing.T) {
 				}
 			}
 		}()
-		for i := 0; i < 30; i++ {
+		for i := 0; i < 100; i++ { // several intervals, never silent for one
 			p.send(true, opText, []byte("busy"))
 			time.Sleep(5 * time.Millisecond)
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if pinged {
-			t.Error("pinged a connection that received data every 5 ms with a 40 ms interval")
+			t.Error("pinged a connection that received data every 5 ms with a 150 ms interval")
 		}
 	})
 }
