@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -98,9 +99,35 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
+	up, err := upgrade(w, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(up.nc, opts.config(false, up.subprotocol, up.deflate), up.buffered)
+	c.closeHook = closeHook
+	if opts.Group != nil {
+		opts.Group.Add(c)
+	}
+	return c, nil
+}
+
+// upgraded is a connection whose opening handshake upgrade has completed.
+type upgraded struct {
+	nc          net.Conn
+	buffered    []byte // bytes the client sent after its request, already read
+	subprotocol string
+	deflate     *deflateConfig // nil: permessage-deflate not negotiated
+}
+
+// upgrade is the server's opening handshake, shared by every transport
+// (the Conn of Accept and the Engine): it checks the options and the
+// request, answers a bad one with the HTTP error it deserves, or takes
+// over the connection and sends the 101 response, bounded by the
+// handshake timeout. opts is not nil.
+func upgrade(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (upgraded, error) {
 	if err := opts.check(); err != nil {
 		reject(w, http.StatusInternalServerError, errors.New("the server's WebSocket options are invalid"))
-		return nil, err
+		return upgraded{}, err
 	}
 	status, err := checkRequest(r)
 	if err == nil && !opts.InsecureSkipVerify {
@@ -115,13 +142,13 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 	}
 	if err != nil {
 		reject(w, status, err)
-		return nil, fmt.Errorf("%w: %d: %v", ErrBadHandshake, status, err)
+		return upgraded{}, fmt.Errorf("%w: %d: %v", ErrBadHandshake, status, err)
 	}
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		reject(w, http.StatusInternalServerError, errors.New("cannot take over the connection"))
-		return nil, fmt.Errorf("%w: %v", ErrBadHandshake, err)
+		return upgraded{}, fmt.Errorf("%w: %v", ErrBadHandshake, err)
 	}
 	// The client may send frames right behind its request; the server's
 	// reader may already hold them (golang/go#32314).
@@ -158,16 +185,10 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 	nc.SetDeadline(time.Now().Add(timeout))
 	if _, err := nc.Write(resp.Bytes()); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("%w: writing response: %v", ErrBadHandshake, err)
+		return upgraded{}, fmt.Errorf("%w: writing response: %v", ErrBadHandshake, err)
 	}
 	nc.SetDeadline(time.Time{})
-
-	c := newConn(nc, opts.config(false, subprotocol, deflate), buffered)
-	c.closeHook = closeHook
-	if opts.Group != nil {
-		opts.Group.Add(c)
-	}
-	return c, nil
+	return upgraded{nc: nc, buffered: buffered, subprotocol: subprotocol, deflate: deflate}, nil
 }
 
 // reject answers a failed handshake.

@@ -110,6 +110,11 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 // written to (a failed write closes its connection), each prefixed with the
 // connection's remote address; nil means every connection got it.
 func Broadcast(ctx context.Context, conns []*Conn, pm *PreparedMessage) error {
+	return broadcast(ctx, conns, pm)
+}
+
+// broadcast is Broadcast over any kind of connection.
+func broadcast[M groupMember](ctx context.Context, conns []M, pm *PreparedMessage) error {
 	workers := min(runtime.GOMAXPROCS(0), len(conns)/broadcastShare+1)
 	var (
 		next atomic.Int64
@@ -123,7 +128,7 @@ func Broadcast(ctx context.Context, conns []*Conn, pm *PreparedMessage) error {
 				return
 			}
 			c := conns[i]
-			if err := c.WritePrepared(ctx, pm); err != nil {
+			if err := c.broadcast(ctx, pm); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%v: %w", c.RemoteAddr(), err))
 				mu.Unlock()
