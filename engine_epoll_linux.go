@@ -3,6 +3,7 @@ package websocket
 import (
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // This file is the Linux poller: one epoll instance per loop, level
@@ -106,9 +107,17 @@ func (p *epoller) close() {
 }
 
 func (p *epoller) wait(l *loop, ms int) {
-	n, err := syscall.EpollWait(p.epfd, p.events[:], ms)
-	if err != nil {
-		return // EINTR
+	// A busy loop finds events ready: ask without blocking first, as a
+	// raw system call that leaves the scheduler out. Only when nothing
+	// is ready does the loop block, in a system call the runtime knows
+	// about (it hands the loop's P to other goroutines meanwhile).
+	n := p.poll(0)
+	if n == 0 && ms != 0 {
+		var err error
+		n, err = syscall.EpollWait(p.epfd, p.events[:], ms)
+		if err != nil {
+			return // EINTR
+		}
 	}
 	for i := range n {
 		ev := p.events[i]
@@ -131,11 +140,41 @@ func (p *epoller) wait(l *loop, ms int) {
 	}
 }
 
+// poll is epoll_wait with a timeout of 0, as a raw system call.
+func (p *epoller) poll(ms int) int {
+	r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), uintptr(ms), 0, 0)
+	if errno != 0 {
+		return 0
+	}
+	return int(r)
+}
+
+// rawRead and rawWrite are read(2) and write(2) as raw system calls: on a
+// non-blocking socket they never block, so the scheduler need not be told
+// (syscall.Read and Write cost an entersyscall and exitsyscall each, and
+// keep the runtime's monitor thread waking every 20 µs under load).
+func rawRead(fd int, b []byte) (int, syscall.Errno) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	r, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return int(r), errno
+}
+
+func rawWrite(fd int, b []byte) (int, syscall.Errno) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	r, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return int(r), errno
+}
+
 func readSocket(fd int, b []byte) (int, error) {
 	for {
-		n, err := syscall.Read(fd, b)
+		n, err := rawRead(fd, b)
 		switch err {
-		case nil:
+		case 0:
 			return n, nil
 		case syscall.EINTR:
 			continue
@@ -150,9 +189,9 @@ func readSocket(fd int, b []byte) (int, error) {
 func writeSocket(fd int, b []byte) (int, error) {
 	written := 0
 	for len(b) > 0 {
-		n, err := syscall.Write(fd, b)
+		n, err := rawWrite(fd, b)
 		switch err {
-		case nil:
+		case 0:
 			written += n
 			b = b[n:]
 			continue
