@@ -12,8 +12,8 @@ import (
 // engineServer is the echo server on this library's event-loop Engine:
 // connections come from the raw listener through Engine.Serve (the same
 // handshake checks as Accept) and are echoed from OnMessage, inline on
-// the loop. WSB_ENGINE_LOOPS sets the number of loops (default
-// GOMAXPROCS).
+// the loop, with the given number of loops (0: GOMAXPROCS; the
+// environment variable WSB_ENGINE_LOOPS overrides it).
 type engineServer struct {
 	e   *ours.Engine
 	set connSet[*ours.EngineConn]
