@@ -27,10 +27,14 @@ import (
 // message is lost, and shuts the engine down with 1001, checking that
 // every connection gets it.
 //
-// The client is this test binary run again as a child process
-// (TestEngineSoakClient), so the memory measured is the server's alone.
-// It dials from several source addresses (127.0.0.2 and up, 25,000 each)
-// so the ephemeral ports suffice, and both processes raise RLIMIT_NOFILE.
+// The clients are this test binary run again as child processes
+// (TestEngineSoakClient), so the memory measured is the server's alone,
+// and each child holds at most what RLIMIT_NOFILE allows. They dial from
+// several source addresses (127.0.0.2 and up, 25,000 each) so the
+// ephemeral ports suffice. RLIMIT_NOFILE is raised as far as the process
+// may: the server needs a descriptor per connection, so where the hard
+// limit is lower than the soak (and the process may not raise it), the
+// soak runs as many connections as fit and says so.
 //
 // The full soak, 100,000 idle connections and a 10,000-connection echo,
 // runs with WEBSOCKET_SOAK=1 and without -short; otherwise 2,000 and 500.
@@ -40,8 +44,14 @@ func TestEngineSoak(t *testing.T) {
 	if full {
 		idle, echoConns, rounds = 100000, 10000, 20
 	}
-	if err := raiseFileLimitTo(uint64(idle + 1000)); err != nil {
-		t.Skipf("RLIMIT_NOFILE: %v", err)
+	limit, err := raiseFileLimitTo(uint64(idle + 500))
+	if err != nil {
+		t.Fatalf("RLIMIT_NOFILE: %v", err)
+	}
+	if fit := int(limit) - 500; fit < idle {
+		t.Logf("RLIMIT_NOFILE is %d and may not be raised: %d connections instead of %d", limit, fit, idle)
+		idle = fit
+		echoConns = min(echoConns, idle)
 	}
 	closeTimeout := 20 * time.Second
 	var opened, closed, went atomic.Int64
@@ -69,82 +79,125 @@ func TestEngineSoak(t *testing.T) {
 
 	base := memNow()
 	start := time.Now()
-	child := exec.Command(os.Args[0], "-test.run=^TestEngineSoakClient$", "-test.v")
-	child.Env = append(os.Environ(), "WEBSOCKET_SOAK_CHILD="+strings.Join([]string{
-		ln.Addr().String(), strconv.Itoa(idle), strconv.Itoa(echoConns), strconv.Itoa(rounds)}, ","))
-	stdin, _ := child.StdinPipe()
-	stdout, _ := child.StdoutPipe()
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
+	// Each child holds a range of connections and echoes on the first
+	// echoConns of them overall.
+	per := int(limit) - 500
+	var kids []*soakChild
+	for lo := 0; lo < idle; lo += per {
+		hi := min(lo+per, idle)
+		k := startSoakChild(t, ln.Addr().String(), lo, hi, max(0, min(hi, echoConns)-lo), rounds)
+		kids = append(kids, k)
 	}
-	defer child.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	expect := func(word string, timeout time.Duration) []string {
-		t.Helper()
-		got := make(chan []string, 1)
-		go func() {
-			for lines.Scan() {
-				if f := strings.Fields(lines.Text()); len(f) > 0 && f[0] == word {
-					got <- f
-					return
-				}
-			}
-			got <- nil
-		}()
-		select {
-		case f := <-got:
-			if f == nil {
-				t.Fatalf("the client ended before %q", word)
-			}
-			return f
-		case <-time.After(timeout):
-			t.Fatalf("no %q from the client within %v", word, timeout)
-		}
-		return nil
+	total := 0
+	for _, k := range kids {
+		f := k.expect(t, "ready", 3*time.Minute)
+		n, _ := strconv.Atoi(f[1])
+		total += n
 	}
-
-	f := expect("ready", 3*time.Minute)
-	if n, _ := strconv.Atoi(f[1]); n != idle {
-		t.Fatalf("the client holds %d connections, want %d", n, idle)
+	if total != idle {
+		t.Fatalf("the clients hold %d connections, want %d", total, idle)
 	}
 	waitFor(t, func() bool { return e.Len() == idle })
 	setup := time.Since(start)
 	m := memNow()
 	perConn := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(idle) }
-	t.Logf("%d idle connections, set up in %v: per connection %.0f B of RSS, %.0f B of heap in use; %d goroutines",
-		idle, setup.Round(time.Millisecond), perConn(m.rss, base.rss), perConn(m.heap, base.heap), runtime.NumGoroutine())
+	t.Logf("%d idle connections (from %d client processes), set up in %v: per connection %.0f B of RSS, %.0f B of heap in use; %d goroutines",
+		idle, len(kids), setup.Round(time.Millisecond), perConn(m.rss, base.rss), perConn(m.heap, base.heap), runtime.NumGoroutine())
 	if full && perConn(m.rss, base.rss) > 2048 {
 		t.Errorf("%.0f B of RSS per idle connection, beyond the 2 KiB bound", perConn(m.rss, base.rss))
 	}
 
-	fmt.Fprintln(stdin, "echo")
-	f = expect("echoed", 3*time.Minute)
-	msgs, _ := strconv.Atoi(f[1])
-	bad, _ := strconv.Atoi(f[2])
-	t.Logf("echo under load: %d connections × %d rounds: %d messages echoed in %s, %d lost or wrong", echoConns, rounds, msgs, f[3], bad)
+	t0 := time.Now()
+	for _, k := range kids {
+		fmt.Fprintln(k.stdin, "echo")
+	}
+	msgs, bad := 0, 0
+	for _, k := range kids {
+		f := k.expect(t, "echoed", 3*time.Minute)
+		a, _ := strconv.Atoi(f[1])
+		b, _ := strconv.Atoi(f[2])
+		msgs, bad = msgs+a, bad+b
+	}
+	t.Logf("echo under load: %d connections × %d rounds: %d messages echoed in %v, %d lost or wrong",
+		echoConns, rounds, msgs, time.Since(t0).Round(time.Millisecond), bad)
 	if msgs != echoConns*rounds || bad != 0 {
 		t.Errorf("echo: %d messages back, %d lost or wrong; want %d and 0", msgs, bad, echoConns*rounds)
 	}
 
-	fmt.Fprintln(stdin, "shutdown")
-	t0 := time.Now()
+	for _, k := range kids {
+		fmt.Fprintln(k.stdin, "shutdown")
+	}
+	t0 = time.Now()
 	if err := e.Close(StatusGoingAway, "soak over"); err != nil {
 		t.Fatal(err)
 	}
-	f = expect("closed", time.Minute)
+	got := 0
+	for _, k := range kids {
+		f := k.expect(t, "closed", time.Minute)
+		n, _ := strconv.Atoi(f[1])
+		got += n
+	}
 	t.Logf("Engine.Close of %d connections: %v", idle, time.Since(t0).Round(time.Millisecond))
-	if n, _ := strconv.Atoi(f[1]); n != idle {
-		t.Errorf("%d connections got 1001, want %d", n, idle)
+	if got != idle {
+		t.Errorf("%d connections got 1001, want %d", got, idle)
 	}
 	if closed.Load() != int64(idle) || went.Load() != int64(idle) || opened.Load() != int64(idle) {
 		t.Errorf("opened %d, closed %d, %d of them with the peer's 1001; want %d", opened.Load(), closed.Load(), went.Load(), idle)
 	}
-	stdin.Close()
-	child.Wait()
+	for _, k := range kids {
+		k.stdin.Close()
+		k.cmd.Wait()
+	}
 	if err := <-served; err != ErrEngineClosed {
 		t.Errorf("Serve = %v", err)
 	}
+}
+
+// soakChild is a client process of TestEngineSoak.
+type soakChild struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines *bufio.Scanner
+}
+
+func startSoakChild(t *testing.T, addr string, lo, hi, echoConns, rounds int) *soakChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEngineSoakClient$", "-test.v")
+	cmd.Env = append(os.Environ(), "WEBSOCKET_SOAK_CHILD="+strings.Join([]string{
+		addr, strconv.Itoa(lo), strconv.Itoa(hi), strconv.Itoa(echoConns), strconv.Itoa(rounds)}, ","))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return &soakChild{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}
+}
+
+// expect waits for the child's next line that starts with word.
+func (k *soakChild) expect(t *testing.T, word string, timeout time.Duration) []string {
+	t.Helper()
+	got := make(chan []string, 1)
+	go func() {
+		for k.lines.Scan() {
+			if f := strings.Fields(k.lines.Text()); len(f) > 0 && f[0] == word {
+				got <- f
+				return
+			}
+		}
+		got <- nil
+	}()
+	select {
+	case f := <-got:
+		if f == nil {
+			t.Fatalf("a client ended before %q", word)
+		}
+		return f
+	case <-time.After(timeout):
+		t.Fatalf("no %q from a client within %v", word, timeout)
+	}
+	return nil
 }
 
 // TestEngineSoakClient is the client of TestEngineSoak, run in a child
@@ -156,10 +209,12 @@ func TestEngineSoakClient(t *testing.T) {
 	}
 	f := strings.Split(env, ",")
 	addr := f[0]
-	n, _ := strconv.Atoi(f[1])
-	echoConns, _ := strconv.Atoi(f[2])
-	rounds, _ := strconv.Atoi(f[3])
-	if err := raiseFileLimitTo(uint64(n + 1000)); err != nil {
+	lo, _ := strconv.Atoi(f[1])
+	hi, _ := strconv.Atoi(f[2])
+	echoConns, _ := strconv.Atoi(f[3])
+	rounds, _ := strconv.Atoi(f[4])
+	n := hi - lo
+	if _, err := raiseFileLimitTo(uint64(n + 500)); err != nil {
 		t.Fatal(err)
 	}
 	conns := make([]net.Conn, n)
@@ -175,7 +230,7 @@ func TestEngineSoakClient(t *testing.T) {
 				if i >= n {
 					return
 				}
-				c, err := soakDial(addr, i)
+				c, err := soakDial(addr, lo+i)
 				if err != nil {
 					failed.Store(fmt.Errorf("connection %d: %w", i, err))
 					return
@@ -207,7 +262,12 @@ func TestEngineSoakClient(t *testing.T) {
 // soakDial connects from 127.0.0.(2 + i/25000) and does the handshake,
 // then one echo of 16 bytes.
 func soakDial(addr string, i int) (net.Conn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i/25000))}}
+	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i/25000))},
+		Control: func(_, _ string, rc syscall.RawConn) error {
+			// Pick the port at connect time, per destination, instead of
+			// bind() searching for one free on the source address.
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1) })
+		}}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -316,6 +376,8 @@ func soakClose(conns []net.Conn) int64 {
 	return n.Load()
 }
 
+const ipBindAddressNoPort = 24 // IP_BIND_ADDRESS_NO_PORT, linux/in.h
+
 type memFigures struct{ rss, heap uint64 }
 
 // memNow returns the RSS and the heap in use after a full collection
@@ -342,22 +404,25 @@ func rssBytes() uint64 {
 	return 0
 }
 
-// raiseFileLimitTo raises RLIMIT_NOFILE to at least n, the hard limit
-// too when the process may (root).
-func raiseFileLimitTo(n uint64) error {
+// raiseFileLimitTo raises RLIMIT_NOFILE towards n: the hard limit too
+// when the process may (CAP_SYS_RESOURCE), else the soft limit to the
+// hard one. It returns the soft limit in force.
+func raiseFileLimitTo(n uint64) (uint64, error) {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return err
+		return 0, err
 	}
 	if rl.Cur >= n {
-		return nil
+		return rl.Cur, nil
 	}
-	if rl.Max < n {
-		rl.Max = n
+	want := rl
+	want.Cur, want.Max = n, max(n, rl.Max)
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
+		return n, nil
 	}
-	rl.Cur = n
+	rl.Cur = rl.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return fmt.Errorf("cannot raise it to %d: %w", n, err)
+		return 0, err
 	}
-	return nil
+	return rl.Cur, nil
 }
