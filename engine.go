@@ -143,10 +143,9 @@ func NewEngine(opts *EngineOptions) (*Engine, error) {
 	for range o.Loops {
 		l, err := newLoop(e)
 		if err != nil {
-			for _, l := range e.loops {
-				l.post(func() { l.stopping = true })
+			for _, l := range e.loops { // none runs yet
+				l.p.close()
 			}
-			e.loopsDone.Wait()
 			return nil, err
 		}
 		e.loops = append(e.loops, l)

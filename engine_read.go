@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -149,7 +150,7 @@ func (c *EngineConn) room(n int) []byte {
 	}
 	m := *c.msg
 	if cap(m)-len(m) < n {
-		m = append(m[:cap(m)], make([]byte, n)...)[:len(m)]
+		m = slices.Grow(m, n)
 		*c.msg = m
 	}
 	return m[len(m):cap(m)]
