@@ -54,10 +54,11 @@ type EngineOptions struct {
 
 	// WriteQueueLimit bounds, in bytes, the frames a connection keeps
 	// queued for a peer that does not read them fast enough. A write that
-	// would queue more is refused with [ErrWriteQueueFull] and the
-	// connection is closed with StatusPolicyViolation (1008). Zero means
-	// 4 MiB; frames of a single write larger than the limit are always
-	// refused.
+	// would take a queue that is not empty beyond it is refused with
+	// [ErrWriteQueueFull] and the connection is closed with
+	// StatusPolicyViolation (1008). A write into an empty queue is always
+	// taken, so a queue holds at most the limit or one message, whichever
+	// is larger. Zero means 4 MiB.
 	WriteQueueLimit int
 
 	// ReadBufferSize is the size of each loop's read buffer: a message

@@ -210,7 +210,7 @@ func (c *EngineConn) finish() {
 	c.state = stateClosed
 	c.l.disarm(c)
 	c.mu.Lock()
-	c.dead, c.ended = true, true
+	c.dead = true
 	c.releaseOut()
 	if c.fd >= 0 {
 		c.l.remove(c)
@@ -218,11 +218,19 @@ func (c *EngineConn) finish() {
 	} else {
 		c.nc.Close()
 	}
+	groups := c.groups
+	c.groups = nil
+	c.mu.Unlock()
+	for _, g := range groups {
+		g.remove(c)
+	}
+	// Done closes once the connection has left its groups, so that
+	// Group.Close, which waits for it, finds the group empty.
+	c.mu.Lock()
+	c.ended = true
 	if c.done != nil {
 		close(c.done)
 	}
-	groups := c.groups
-	c.groups = nil
 	c.mu.Unlock()
 	c.dropCarry()
 	c.dropMessage()
@@ -230,9 +238,6 @@ func (c *EngineConn) finish() {
 	c.l.e.active.Add(-1)
 	if c.nc == nil || !c.readerRun {
 		c.l.n--
-	}
-	for _, g := range groups {
-		g.remove(c)
 	}
 	if c.why == nil {
 		c.why = net.ErrClosed

@@ -336,6 +336,19 @@ func TestEngineBackPressure(t *testing.T) {
 	p.wantEOF()
 }
 
+// One message larger than the queue limit is taken by an empty queue.
+func TestEngineLargeMessageOverLimit(t *testing.T) {
+	_, url := newTestEngine(t, &EngineOptions{WriteQueueLimit: 64 << 10}, &AcceptOptions{ConnOptions: ConnOptions{ReadLimit: 8 << 20}})
+	c := dialEngine(t, url, &DialOptions{ConnOptions: ConnOptions{ReadLimit: 8 << 20}})
+	msg := bytes.Repeat([]byte("big "), 1<<20)
+	if err := c.Write(context.Background(), MessageBinary, msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := c.Read(context.Background()); err != nil || !bytes.Equal(m, msg) {
+		t.Fatalf("echo: %d bytes, %v", len(m), err)
+	}
+}
+
 // Writes from many goroutines at once, while the loop echoes: every
 // message arrives whole.
 func TestEngineConcurrentWrites(t *testing.T) {
@@ -379,10 +392,10 @@ func TestEngineConcurrentWrites(t *testing.T) {
 
 // The keepalive pings a silent peer and drops it when no pong comes.
 func TestEngineKeepAlive(t *testing.T) {
-	log := newCloseLog()
-	_, url := newTestEngine(t, &EngineOptions{OnClose: log.onClose},
-		&AcceptOptions{ConnOptions: ConnOptions{PingInterval: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond}})
 	t.Run("answering peer stays", func(t *testing.T) {
+		log := newCloseLog()
+		_, url := newTestEngine(t, &EngineOptions{OnClose: log.onClose},
+			&AcceptOptions{ConnOptions: ConnOptions{PingInterval: 30 * time.Millisecond, PongTimeout: 2 * time.Second}})
 		c := dialEngine(t, url, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 		defer cancel()
@@ -396,6 +409,9 @@ func TestEngineKeepAlive(t *testing.T) {
 		}
 	})
 	t.Run("silent peer is dropped", func(t *testing.T) {
+		log := newCloseLog()
+		_, url := newTestEngine(t, &EngineOptions{OnClose: log.onClose},
+			&AcceptOptions{ConnOptions: ConnOptions{PingInterval: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond}})
 		p := rawEnginePeer(t, url)
 		if h, _ := p.recv(); h.op != opPing {
 			t.Fatalf("got %v, want a ping", h.op)

@@ -20,7 +20,7 @@ import (
 // permessage-deflate was negotiated and p is not below its threshold. It
 // does not keep p and never blocks: the frame is written to the socket at
 // once if the socket takes it, and what it does not take is copied to the
-// connection's queue. A write that would take the queue beyond
+// connection's queue. A write that would take a non-empty queue beyond
 // EngineOptions.WriteQueueLimit returns [ErrWriteQueueFull], queues
 // nothing, and closes the connection with 1008. Once a close frame has
 // gone out or the connection has ended, Write returns an error wrapping
@@ -116,8 +116,9 @@ func (c *EngineConn) sendLocked(op opcode, hdr, p []byte) error {
 	if err := c.snd.check(op); err != nil {
 		return err
 	}
-	size := len(hdr) + len(p)
-	if op != opClose && c.pendingLocked()+size > c.l.e.opts.WriteQueueLimit {
+	// The limit bounds what piles up for a slow peer, not the size of a
+	// message: a frame into an empty queue is always taken.
+	if pending := c.pendingLocked(); op != opClose && pending > 0 && pending+len(hdr)+len(p) > c.l.e.opts.WriteQueueLimit {
 		c.overflowLocked()
 		return ErrWriteQueueFull
 	}
@@ -287,8 +288,18 @@ func (c *EngineConn) writable() {
 }
 
 // drained is told, on the loop, that nothing is queued any more: the
-// moment a closing connection waited for.
+// moment a closing connection waited for. It looks again, since a flusher
+// goroutine's word may be stale by the time the loop reads it.
 func (c *EngineConn) drained() {
+	if c.state != stateFlushing && c.state != stateDraining {
+		return
+	}
+	c.mu.Lock()
+	empty := c.out == nil && !c.flusher
+	c.mu.Unlock()
+	if !empty {
+		return
+	}
 	switch c.state {
 	case stateFlushing:
 		// RFC 6455, Section 7.1.1: after the closing handshake "the
