@@ -642,3 +642,47 @@ func TestEngineEchoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// Section 5.5.2: pings that arrive while a large message waits in the
+// queue are answered, in order, behind it; a peer that floods pings and
+// reads nothing is still closed with 1008.
+func TestEnginePongsBehindQueue(t *testing.T) {
+	opened := make(chan *EngineConn, 1)
+	log := newCloseLog()
+	_, url := newTestEngine(t, &EngineOptions{WriteQueueLimit: 64 << 10, OnClose: log.onClose,
+		OnOpen: func(c *EngineConn, r *http.Request) { opened <- c }}, nil)
+	p := rawEnginePeer(t, url)
+	ec := within(t, "OnOpen", 5*time.Second, opened)
+	big := make([]byte, 8<<20) // far more than the socket buffers take
+	if err := ec.Write(MessageBinary, big); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		p.send(true, opPing, []byte{byte('0' + i)})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if h, m := p.recv(); h.op != opBinary || len(m) != len(big) {
+		t.Fatalf("got %v, %d bytes; want the big message first", h.op, len(m))
+	}
+	for i := range 5 {
+		if h, m := p.recv(); h.op != opPong || string(m) != string(rune('0'+i)) {
+			t.Fatalf("pong %d: got %v %q", i, h.op, m)
+		}
+	}
+
+	// Now a flood, without reading, behind a message larger than any
+	// socket buffer: beyond 16 pongs over the limit, the queue is full.
+	if err := ec.Write(MessageBinary, make([]byte, 32<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if ec.Buffered() <= 64<<10 {
+		t.Skipf("the socket took all but %d bytes of 32 MiB", ec.Buffered())
+	}
+	flood := bytes.Repeat(p.frame(true, opPing, make([]byte, 125)), 64)
+	for range 4 {
+		p.write(flood)
+	}
+	if err := log.next(t); err != ErrWriteQueueFull {
+		t.Fatalf("OnClose err = %v, want ErrWriteQueueFull", err)
+	}
+}

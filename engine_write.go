@@ -117,10 +117,20 @@ func (c *EngineConn) sendLocked(op opcode, hdr, p []byte) error {
 		return err
 	}
 	// The limit bounds what piles up for a slow peer, not the size of a
-	// message: a frame into an empty queue is always taken.
-	if pending := c.pendingLocked(); op != opClose && pending > 0 && pending+len(hdr)+len(p) > c.l.e.opts.WriteQueueLimit {
-		c.overflowLocked()
-		return ErrWriteQueueFull
+	// message: a frame into an empty queue is always taken. Beyond the
+	// limit a few control frames still are, so that the pings of a peer
+	// that reads are answered, in order, behind a large message, while a
+	// flood of them from one that does not ends in 1008 like any write.
+	pending := c.pendingLocked()
+	if pending == 0 {
+		c.overLimit = 0
+	}
+	if op != opClose && pending > 0 && pending+len(hdr)+len(p) > c.l.e.opts.WriteQueueLimit {
+		if !op.isControl() || c.overLimit == maxControlOverLimit {
+			c.overflowLocked()
+			return ErrWriteQueueFull
+		}
+		c.overLimit++
 	}
 	c.snd.sent(op, true)
 	switch {
@@ -134,6 +144,11 @@ func (c *EngineConn) sendLocked(op opcode, hdr, p []byte) error {
 	}
 	return nil
 }
+
+// maxControlOverLimit is how many control frames a queue takes beyond
+// WriteQueueLimit, counted since a write last found it empty: at most
+// 16 × 139 bytes.
+const maxControlOverLimit = 16
 
 // pendingLocked is what the connection has written that the socket has
 // not taken.
