@@ -58,7 +58,7 @@ type EngineOptions struct {
 	// [ErrWriteQueueFull] and the connection is closed with
 	// StatusPolicyViolation (1008). A write into an empty queue is always
 	// taken, so a queue holds at most the limit or one message, whichever
-	// is larger, plus at most 16 control frames (2 KiB: so that pings are
+	// is larger, plus at most 64 KiB of control frames (so that pings are
 	// answered, in order, behind a large message). Zero means 4 MiB.
 	WriteQueueLimit int
 

@@ -53,7 +53,7 @@ type EngineConn struct {
 	ended       bool // finish has run
 	out         *outBuf
 	inflight    int   // nc: bytes flushConn took off the queue and is writing
-	overLimit   uint8 // control frames queued beyond the limit (see sendLocked)
+	overLimit   int   // bytes of control frames queued beyond the limit (see sendLocked)
 	werr        error // a write failed: the connection is lost
 	done        chan struct{}
 	value       any

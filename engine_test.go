@@ -671,7 +671,8 @@ func TestEnginePongsBehindQueue(t *testing.T) {
 	}
 
 	// Now a flood, without reading, behind a message larger than any
-	// socket buffer: beyond 16 pongs over the limit, the queue is full.
+	// socket buffer: beyond 64 KiB of pongs over the limit, the queue is
+	// full.
 	if err := ec.Write(MessageBinary, make([]byte, 32<<20)); err != nil {
 		t.Fatal(err)
 	}
@@ -679,7 +680,7 @@ func TestEnginePongsBehindQueue(t *testing.T) {
 		t.Skipf("the socket took all but %d bytes of 32 MiB", ec.Buffered())
 	}
 	flood := bytes.Repeat(p.frame(true, opPing, make([]byte, 125)), 64)
-	for range 4 {
+	for range 16 {
 		p.write(flood)
 	}
 	if err := log.next(t); err != ErrWriteQueueFull {

@@ -126,11 +126,12 @@ func (c *EngineConn) sendLocked(op opcode, hdr, p []byte) error {
 		c.overLimit = 0
 	}
 	if op != opClose && pending > 0 && pending+len(hdr)+len(p) > c.l.e.opts.WriteQueueLimit {
-		if !op.isControl() || c.overLimit == maxControlOverLimit {
+		size := len(hdr) + len(p)
+		if !op.isControl() || c.overLimit+size > maxControlOverLimit {
 			c.overflowLocked()
 			return ErrWriteQueueFull
 		}
-		c.overLimit++
+		c.overLimit += size
 	}
 	c.snd.sent(op, true)
 	switch {
@@ -145,10 +146,10 @@ func (c *EngineConn) sendLocked(op opcode, hdr, p []byte) error {
 	return nil
 }
 
-// maxControlOverLimit is how many control frames a queue takes beyond
-// WriteQueueLimit, counted since a write last found it empty: at most
-// 16 × 139 bytes.
-const maxControlOverLimit = 16
+// maxControlOverLimit is how many bytes of control frames a queue takes
+// beyond WriteQueueLimit, counted since a write last found it empty: 500
+// of the largest pongs, or thousands of the usual small ones.
+const maxControlOverLimit = 64 << 10
 
 // pendingLocked is what the connection has written that the socket has
 // not taken.

@@ -84,6 +84,9 @@ func main() {
 		}
 		e, err := websocket.NewEngine(&websocket.EngineOptions{
 			Loops: *loops,
+			// An echo of a message as large as the read limit must fit in
+			// the queue with room behind it for the next ones.
+			WriteQueueLimit: int(min(2**readLimit, 1<<40)),
 			OnMessage: func(c *websocket.EngineConn, typ websocket.MessageType, p []byte) {
 				c.Write(typ, p) // never blocks; a peer that stops reading is closed with 1008
 			},
