@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import "sync"
@@ -46,7 +48,11 @@ func (c *Conn) dropReadBuf() {
 	}
 }
 
-// takeWriteBuf makes sure c.wbuf exists; the caller holds msgMu.
+// takeWriteBuf makes sure c.wbuf exists; the caller holds msgMu. Not
+// inlined, like dropWriteBuf: the pool's frames would otherwise swell the
+// caller's, on the path whose depth TestIdleStackAfterEcho keeps in check.
+//
+//go:noinline
 func (c *Conn) takeWriteBuf() {
 	if c.wbuf != nil {
 		return
@@ -60,6 +66,8 @@ func (c *Conn) takeWriteBuf() {
 }
 
 // dropWriteBuf returns a pooled write buffer; the caller holds msgMu.
+//
+//go:noinline
 func (c *Conn) dropWriteBuf() {
 	if c.wbufp != nil {
 		writeBufPool.Put(c.wbufp)

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -29,6 +31,13 @@ import (
 // and this endpoint answered, and net.ErrClosed if the connection was
 // dropped or closed before.
 func (c *Conn) Close(code StatusCode, reason string) error {
+	return c.close(code, reason, false)
+}
+
+// close is Close; with background set it returns once the close frame is
+// out and finishes the handshake on a goroutine of its own, as a net.Conn's
+// Close must not wait for the peer.
+func (c *Conn) close(code StatusCode, reason string, background bool) error {
 	if !checkCloseArgs(code, reason) {
 		return fmt.Errorf("%w: code %d, reason %q", ErrInvalidCloseCode, int(code), reason)
 	}
@@ -37,9 +46,17 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return c.closeResult(first)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.closeTimeout)
-	defer cancel()
 	var buf [maxControlPayload]byte
-	if err := c.sendControl(ctx, opClose, appendClosePayload(buf[:0], code, reason)); err != nil {
+	err := c.sendControl(ctx, opClose, appendClosePayload(buf[:0], code, reason))
+	if err == nil && background {
+		go func() {
+			defer cancel()
+			c.awaitClose(ctx)
+		}()
+		return nil
+	}
+	defer cancel()
+	if err != nil {
 		if err == errCloseSent {
 			// A close frame went out already: another Close, or the
 			// reader answering the peer's. Let that handshake finish.
@@ -53,6 +70,12 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.CloseNow()
 		return err
 	}
+	return c.awaitClose(ctx)
+}
+
+// awaitClose finishes a closing handshake whose close frame went out: it
+// waits for the peer's, within ctx, and closes the connection.
+func (c *Conn) awaitClose(ctx context.Context) error {
 	// Wait for the peer's close frame: a goroutine in Read will see it;
 	// with none, read it here.
 	if stop, err := c.beginRead(ctx, c.readDone.wait()); err == nil {

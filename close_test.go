@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // The closing handshake and the drop (close.go).

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -55,6 +57,8 @@ type connConfig struct {
 	deflate         *deflateConfig // nil: permessage-deflate not negotiated
 	pingInterval    time.Duration
 	pongTimeout     time.Duration
+	onPing          func(payload []byte)
+	onPong          func(payload []byte, rtt time.Duration)
 }
 
 // Conn is a WebSocket connection, made by [Accept] on the server side or by
@@ -111,7 +115,8 @@ type Conn struct {
 	rest          []byte                    // guarded by frameMu: the unsent end of a frame a context cut short
 	pongs         atomic.Pointer[pongQueue] // pongs owed to the peer, sent by the Conn itself
 	pingMu        sync.Mutex                // guards pings
-	pings         map[string]chan struct{}
+	pings         []pendingPing
+	hooks         *pingHooks    // nil unless OnPing or OnPong is set
 	received      atomic.Uint64 // successful reads from the network, for the keepalive
 	keepAlive     *keepAlive
 	groupMu       sync.Mutex
@@ -176,6 +181,9 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 		c.recv.deflate = true
 		c.recv.takeover = cfg.deflate.recvTakeover
 		c.recv.window = uint8(cfg.deflate.recvWindowBits)
+	}
+	if cfg.onPing != nil || cfg.onPong != nil {
+		c.hooks = &pingHooks{onPing: cfg.onPing, onPong: cfg.onPong}
 	}
 	c.startKeepAlive(cfg.pingInterval, cfg.pongTimeout)
 	return c

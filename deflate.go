@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -180,7 +182,7 @@ func (s *deflateSink) Write(p []byte) (int, error) {
 // emit sends the first k collected bytes as a frame and keeps the rest.
 func (s *deflateSink) emit(k int, fin bool) error {
 	buf := *s.buf
-	err := s.c.send(s.ctx, &outFrame{op: s.op, fin: fin, rsv: s.rsv, inPlace: true, buf: buf, n: k})
+	err := s.c.send(s.ctx, &outFrame{op: s.op, fin: fin, rsv: s.rsv, kind: payloadInPlace, buf: buf, n: int32(k)})
 	if err != nil {
 		return err
 	}

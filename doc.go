@@ -126,6 +126,20 @@
 // without a close frame gives an error that wraps the network error (or
 // io.ErrUnexpectedEOF).
 //
+// # In the browser
+//
+// Compiled with GOOS=js GOARCH=wasm, the package has [Dial] and the [Conn]
+// methods over the browser's own WebSocket, with the same names and
+// signatures, and none of the server side. The browser does the protocol
+// and delivers messages whole: reads take them from a queue bounded by the
+// read limit in bytes and 4096 messages, writes wait while the browser
+// holds more than 1 MiB unsent, and a streamed message is sent whole. What
+// a page cannot do (request headers, proxies, TLS settings, pings, close
+// codes other than 1000 and 3000 to 4999) returns an error wrapping
+// errors.ErrUnsupported; buffer sizes and compression settings are
+// ignored, the browser choosing its own. GOOS=js GOARCH=wasm go doc shows
+// the details on Dial, DialOptions, ConnOptions and each method.
+//
 // # How the package is layered
 //
 // The protocol core works on byte slices and values only and never touches
@@ -150,4 +164,13 @@
 // same core from engine.go (its API), engine_conn.go, engine_read.go and
 // engine_write.go (a connection), engine_loop.go and engine_timer.go (the
 // loops) and engine_epoll_linux.go or engine_poll.go (how a loop waits).
+//
+// Under GOOS=js those shell files, and the core files that only they use,
+// are built out (//go:build !js); conn_js.go, read_js.go, write_js.go,
+// close_js.go, dial_js.go, options_js.go, keepalive_js.go, json_js.go and
+// errors_js.go take their place and make a Conn of the browser's WebSocket
+// through syscall/js (json.go and netconn.go, on the native internals, are
+// built out too). Of the rest they use only status.go, errors.go, frame.go's
+// opcodes and sync.go's lock and signal; wasmtest/ checks that the js API
+// is a subset of the native one and runs it in Chromium and Firefox.
 package websocket

@@ -17,6 +17,7 @@ import (
 //	ErrCloseTimeout        Close                           the peer did not answer the close frame in time
 //	ErrInvalidCloseCode    Close, Group.Close              the code or reason may not be sent (nothing was sent)
 //	ErrBadMessageType      Write, Writer, NewPreparedMessage  the type is not MessageText or MessageBinary
+//	ErrWritePending        writes (wrapped, with ctx.Err)  ctx ended mid-frame; the message will still arrive whole
 //	ErrWriterClosed        the Writer's Write and Close    the message writer was closed already
 //	ErrBadHandshake        Accept, Dial (wrapped)          the opening handshake failed
 //	ErrBadOption           Accept, Dial (wrapped)          an option is out of range
@@ -57,6 +58,14 @@ var (
 	// ErrBadMessageType is returned by Write, Writer and NewPreparedMessage
 	// for a type other than MessageText and MessageBinary.
 	ErrBadMessageType = errors.New("websocket: message type must be MessageText or MessageBinary")
+
+	// ErrWritePending is wrapped, together with the context's error, by
+	// what a write returns when its context ended part-way through the
+	// last frame of its message: the Conn keeps the rest of the frame and
+	// sends it before any other, so the message will arrive whole (unless
+	// the connection is lost first). A caller that retries on error should
+	// not retry these.
+	ErrWritePending = errors.New("websocket: write cut short part-way through its frame; the rest goes out before the next frame")
 
 	// ErrWriterClosed is returned by the Write and Close methods of the
 	// writer that Conn.Writer returns, once it has been closed.
@@ -184,12 +193,22 @@ var errFrameOrder = errors.New("websocket: internal error: frame out of order")
 // through a frame.
 var errWriteCut = errors.New("websocket: a write was cut short by its context part-way through a frame")
 
+// frameCutError is what a write returns when its context ended part-way
+// through the frame: the rest of the frame is kept and goes out before any
+// other, so the message will arrive whole. It wraps the context's error.
+type frameCutError struct{ cause error }
+
+func (e *frameCutError) Error() string   { return ErrWritePending.Error() + ": " + e.cause.Error() }
+func (e *frameCutError) Unwrap() []error { return []error{ErrWritePending, e.cause} }
+
 // openMessageError ends the write side when a frame of a message that has
 // started on the wire cannot be sent: the next message would otherwise begin
 // inside the open one (RFC 6455, Section 5.4).
 type openMessageError struct{ cause error }
 
+// It does not unwrap to its cause: the cause is the context of the write
+// that gave up, and later calls, which return this error wrapped as the
+// Conn's close cause, must not look as if their own context had ended.
 func (e *openMessageError) Error() string {
 	return "websocket: a streamed message could not be finished, so the connection was closed: " + e.cause.Error()
 }
-func (e *openMessageError) Unwrap() error { return e.cause }

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket_test
 
 import (
@@ -8,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/rpc"
 	"strings"
 	"sync"
 	"time"
@@ -86,17 +89,157 @@ func ExampleAccept() {
 	// 1000 (normal closure)
 }
 
-// A plain HTTP request to a WebSocket endpoint gets 426 Upgrade Required.
+// A Handler with options, serving a path pattern: Serve sees the request
+// (its path values, headers and context); a plain HTTP request gets 426.
 func ExampleHandler() {
-	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {}})
+	var rooms websocket.Group
+	mux := http.NewServeMux()
+	mux.Handle("/room/{name}", &websocket.Handler{
+		Options: &websocket.AcceptOptions{
+			Subprotocols: []string{"chat.v1"},
+			Group:        &rooms,
+		},
+		Serve: func(c *websocket.Conn, r *http.Request) {
+			// r.Context() ends when the Conn does.
+			c.Write(r.Context(), websocket.MessageText, []byte("welcome to "+r.PathValue("name")))
+			c.Read(r.Context()) // until the client leaves
+		},
+	})
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL)
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/room/lobby"
+
+	c, _, err := websocket.Dial(context.Background(), u, &websocket.DialOptions{Subprotocols: []string{"chat.v1"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, msg, _ := c.Read(context.Background())
+	fmt.Println(string(msg), c.Subprotocol())
+	c.Close(websocket.StatusNormalClosure, "")
+
+	resp, err := http.Get(srv.URL + "/room/lobby")
 	if err != nil {
 		log.Fatal(err)
 	}
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode, resp.Header.Get("Sec-WebSocket-Version"))
-	// Output: 426 13
+	// Output:
+	// welcome to lobby chat.v1
+	// 426 13
+}
+
+// A server that only writes (a feed) lets the Conn read by itself, so that
+// pings, pongs and the closing handshake keep working, and stops when the
+// client leaves.
+func ExampleConn_CloseRead() {
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
+		c.CloseRead(nil) // clients send nothing; a data message closes with 1008
+		for i := 0; ; i++ {
+			select {
+			case <-c.Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if c.Write(r.Context(), websocket.MessageText, []byte(fmt.Sprint("tick ", i))) != nil {
+				return
+			}
+		}
+	}})
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		_, msg, _ := c.Read(context.Background())
+		fmt.Println(string(msg))
+	}
+	fmt.Println(c.Close(websocket.StatusNormalClosure, "enough"))
+	// Output:
+	// tick 0
+	// tick 1
+	// tick 2
+	// <nil>
+}
+
+// A net.Conn over a WebSocket, for protocols that want a byte stream;
+// here net/rpc. Deadlines work as on TCP.
+func ExampleNetConn() {
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
+		s := rpc.NewServer()
+		s.Register(new(Arith))
+		s.ServeConn(websocket.NetConn(c, websocket.MessageBinary))
+	}})
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nc := websocket.NetConn(c, websocket.MessageBinary)
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	client := rpc.NewClient(nc)
+	defer client.Close()
+	var sum int
+	if err := client.Call("Arith.Add", [2]int{40, 2}, &sum); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sum)
+	// Output: 42
+}
+
+// Arith is the net/rpc service of ExampleNetConn.
+type Arith struct{}
+
+// Add adds the two numbers.
+func (Arith) Add(args [2]int, sum *int) error { *sum = args[0] + args[1]; return nil }
+
+// JSON values as messages.
+func ExampleConn_ReadJSON() {
+	type Event struct {
+		Kind  string `json:"kind"`
+		Price int    `json:"price"`
+	}
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
+		var e Event
+		if err := c.ReadJSON(r.Context(), &e); err != nil {
+			return
+		}
+		e.Price *= 2
+		c.WriteJSON(r.Context(), e)
+	}})
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.WriteJSON(context.Background(), Event{"quote", 21})
+	var e Event
+	err = c.ReadJSON(context.Background(), &e)
+	fmt.Printf("%+v %v\n", e, err)
+	// Output: {Kind:quote Price:42} <nil>
+}
+
+// Round-trip times of pings, for metrics.
+func ExampleConnOptions_onPong() {
+	rtts := make(chan time.Duration, 1)
+	srv := httptest.NewServer(&websocket.Handler{Serve: func(c *websocket.Conn, r *http.Request) {
+		c.Read(r.Context())
+	}})
+	defer srv.Close()
+	opts := &websocket.DialOptions{}
+	opts.OnPong = func(payload []byte, rtt time.Duration) { rtts <- rtt }
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	go c.Read(context.Background()) // the pong arrives through a read
+	if err := c.Ping(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-rtts > 0)
+	// Output: true
 }
 
 // Streaming: the server writes a message in pieces with Writer, the client

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // Groups of connections (group.go).

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // Helpers the package's tests share: loopback TCP pairs, a raw peer that
@@ -10,6 +12,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"syscall"
@@ -285,4 +289,30 @@ func rawHeader(fin bool, op opcode, masked bool, length uint64) []byte {
 		b = append(b, 0x37, 0xfa, 0x21, 0x3d)
 	}
 	return b
+}
+
+// pipePair returns a server and a client Conn, both configured with opts,
+// connected through a real handshake over loopback TCP. Both are dropped
+// when the test ends.
+func pipePair(t testing.TB, opts ConnOptions) (server, client *Conn) {
+	t.Helper()
+	ch := make(chan *Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, &AcceptOptions{ConnOptions: opts})
+		if err != nil {
+			t.Errorf("Accept: %v", err)
+		}
+		ch <- c
+	}))
+	t.Cleanup(srv.Close)
+	client, _, err := Dial(context.Background(), wsURL(srv), &DialOptions{ConnOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-ch
+	if server == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { client.CloseNow(); server.CloseNow() })
+	return server, client
 }

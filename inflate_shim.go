@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // TEMPORARY: a stand-in for the resumable inflater being written in

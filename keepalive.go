@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -33,17 +35,36 @@ func (c *Conn) expectPong() ([8]byte, chan struct{}) {
 	rand.Read(id[:])
 	ch := make(chan struct{})
 	c.pingMu.Lock()
-	if c.pings == nil {
-		c.pings = make(map[string]chan struct{})
-	}
-	c.pings[string(id[:])] = ch
+	c.pings = append(c.pings, pendingPing{id: id, ch: ch, sent: time.Now()})
 	c.pingMu.Unlock()
 	return id, ch
 }
 
+// pendingPing is a ping of this Conn's that waits for its pong. They are
+// kept in the order they were registered, which is the order they go out.
+type pendingPing struct {
+	id   [8]byte
+	ch   chan struct{}
+	sent time.Time
+}
+
+// pingHooks are the OnPing and OnPong of the options.
+type pingHooks struct {
+	onPing func(payload []byte)
+	onPong func(payload []byte, rtt time.Duration)
+}
+
 func (c *Conn) forgetPong(id [8]byte) {
 	c.pingMu.Lock()
-	delete(c.pings, string(id[:]))
+	for i := range c.pings {
+		if c.pings[i].id == id {
+			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+			break
+		}
+	}
+	if len(c.pings) == 0 {
+		c.pings = nil
+	}
 	c.pingMu.Unlock()
 }
 
@@ -60,14 +81,34 @@ func (c *Conn) awaitPong(ctx context.Context, ch chan struct{}) error {
 	}
 }
 
-// pongReceived wakes the Ping that sent payload, if one waits.
+// pingReceived tells the OnPing hook.
+func (c *Conn) pingReceived(payload []byte) {
+	if h := c.hooks; h != nil && h.onPing != nil {
+		h.onPing(payload)
+	}
+}
+
+// pongReceived wakes the Ping whose payload the pong carries and every
+// Ping sent before it: a peer may answer only the latest of several pings
+// (RFC 6455, Section 5.5.3), and its pong shows that it has read all of
+// them. It tells the OnPong hook, with the round trip of the Ping answered.
 func (c *Conn) pongReceived(payload []byte) {
+	var rtt time.Duration
 	c.pingMu.Lock()
-	if ch, ok := c.pings[string(payload)]; ok {
-		delete(c.pings, string(payload))
-		close(ch)
+	for i := range c.pings {
+		if string(c.pings[i].id[:]) == string(payload) {
+			rtt = time.Since(c.pings[i].sent)
+			for _, p := range c.pings[:i+1] {
+				close(p.ch)
+			}
+			c.pings = append(c.pings[:0], c.pings[i+1:]...)
+			break
+		}
 	}
 	c.pingMu.Unlock()
+	if h := c.hooks; h != nil && h.onPong != nil {
+		h.onPong(payload, rtt)
+	}
 }
 
 // keepAlive pings the peer when the connection has been silent for an

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -126,5 +128,46 @@ func TestPing(t *testing.T) {
 	defer cancel()
 	if err := c.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("unanswered Ping = %v", err)
+	}
+}
+
+// The ping and pong hooks see every control frame, with the round trip of
+// this Conn's own pings.
+func TestPingHooks(t *testing.T) {
+	var mu sync.Mutex
+	var pings, pongs []string
+	var rtt time.Duration
+	opts := ConnOptions{
+		OnPing: func(p []byte) { mu.Lock(); pings = append(pings, string(p)); mu.Unlock() },
+		OnPong: func(p []byte, d time.Duration) { mu.Lock(); pongs = append(pongs, string(p)); rtt = d; mu.Unlock() },
+	}
+	c, p := newTestConn(t, false, opts.config(false, "", nil))
+	go c.Read(context.Background())
+	p.send(true, opPing, []byte("from peer"))
+	if h, payload := p.recv(); h.op != opPong || string(payload) != "from peer" {
+		t.Fatalf("got %v %q, want the pong", h.op, payload)
+	}
+	p.send(true, opPong, []byte("unsolicited"))
+	done := make(chan error, 1)
+	go func() { done <- c.Ping(context.Background()) }()
+	h, id := p.recv()
+	if h.op != opPing {
+		t.Fatalf("got %v, want a ping", h.op)
+	}
+	time.Sleep(10 * time.Millisecond)
+	p.send(true, opPong, id)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(pings) != 1 || pings[0] != "from peer" {
+		t.Errorf("OnPing saw %q", pings)
+	}
+	if len(pongs) != 2 || pongs[0] != "unsolicited" || pongs[1] != string(id) {
+		t.Errorf("OnPong saw %q", pongs)
+	}
+	if rtt < 10*time.Millisecond || rtt > 5*time.Second {
+		t.Errorf("round trip of the answered ping %v, want at least the 10 ms the peer waited", rtt)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -93,6 +95,84 @@ func BenchmarkConnMemory(b *testing.B) {
 					c.CloseNow()
 				}
 				runtime.KeepAlive(conns)
+			}
+		})
+	}
+}
+
+// An idle connection's goroutine must park within the 2 KiB a goroutine
+// starts with: the runtime only shrinks a stack when less than a quarter of
+// it is in use, so a goroutine that once grew to 4 KiB (one echo of a deep
+// call chain is enough) stays at 4 KiB, which doubled the RSS of an idle
+// server. Each goroutine here echoes one small message, plain or
+// compressed, then waits in ReadAppend, as an echo server's does; the
+// stacks they hold are measured. (A compressed echo goes through
+// compress/flate's frames, which alone need more than 2 KiB; it is only
+// reported.)
+func TestIdleStackAfterEcho(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes every frame larger")
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  connConfig
+	}{
+		{"plain", connConfig{}},
+		{"deflate", connConfig{deflate: newDeflateConfig(&CompressionOptions{})}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			const n = 200
+			// Warm the pools first: their first use on each P takes a
+			// lock whose slow path allocates, deep, once per process.
+			warm, wp := newTestConn(t, false, tt.cfg)
+			wp.send(true, opText, []byte("warm"))
+			go wp.recv()
+			if typ, b, err := warm.Read(context.Background()); err == nil {
+				warm.Write(context.Background(), typ, b)
+			}
+			conns := make([]*Conn, n)
+			peers := make([]*rawPeer, n)
+			for i := range conns {
+				conns[i], peers[i] = newTestConn(t, false, tt.cfg)
+			}
+			msg := bytes.Repeat([]byte("an echo of a small message "), 6) // over the compression threshold
+			var zbuf bytes.Buffer
+			fw, _ := flate.NewWriter(&zbuf, flate.BestSpeed)
+			z := compressMessage(fw, &zbuf, msg)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var echoed sync.WaitGroup
+			echoed.Add(n)
+			for i, c := range conns {
+				frame := peers[i].frame(true, opText, msg)
+				if tt.cfg.deflate != nil {
+					frame = peers[i].frame(true, opText, z)
+					frame[0] |= rsv1
+				}
+				peers[i].write(frame)
+				go func() {
+					var buf []byte
+					typ, b, err := c.ReadAppend(context.Background(), buf[:0])
+					if err == nil {
+						err = c.Write(context.Background(), typ, b)
+					}
+					echoed.Done()
+					if err == nil {
+						c.ReadAppend(context.Background(), b[:0]) // parks until the end of the test
+					}
+				}()
+			}
+			echoed.Wait()
+			time.Sleep(50 * time.Millisecond)
+			for range 3 {
+				runtime.GC()
+			}
+			runtime.ReadMemStats(&after)
+			per := float64(after.StackInuse-before.StackInuse) / n
+			t.Logf("%.0f bytes of stack per idle connection after one echo", per)
+			if tt.cfg.deflate == nil && per > 2600 { // compress/flate's own frames are deeper than 2 KiB
+				t.Errorf("%.0f bytes of stack per idle goroutine after one echo, want 2 KiB: the echo path's frames outgrew the first stack", per)
 			}
 		})
 	}

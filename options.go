@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -41,6 +43,16 @@ type ConnOptions struct {
 	// server accepts a client's offer, a client makes one. See
 	// CompressionOptions for what it costs.
 	Compression *CompressionOptions
+
+	// OnPing, if set, is called with the payload of each ping the peer
+	// sends (the Conn answers it either way), and OnPong with the payload
+	// of each pong and, when the pong answers a ping of this Conn's (Ping
+	// or the keepalive), the round-trip time (0 otherwise): hooks for
+	// metrics. They run on the goroutine reading the Conn, between frames,
+	// so they must return quickly and must not read from the Conn; the
+	// payload is valid only during the call.
+	OnPing func(payload []byte)
+	OnPong func(payload []byte, rtt time.Duration)
 }
 
 // check reports the first field out of range.
@@ -82,6 +94,8 @@ func (o *ConnOptions) config(client bool, subprotocol string, deflate *deflateCo
 		deflate:         deflate,
 		pingInterval:    o.PingInterval,
 		pongTimeout:     o.PongTimeout,
+		onPing:          o.OnPing,
+		onPong:          o.OnPong,
 	}
 }
 

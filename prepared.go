@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -95,7 +97,7 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 		return err
 	}
 	defer c.msgMu.unlock()
-	return c.send(ctx, &outFrame{op: opcode(pm.typ), fin: true, wire: frame})
+	return c.send(ctx, &outFrame{op: opcode(pm.typ), fin: true, kind: wholeFrame, p: frame})
 }
 
 // Broadcast sends pm to every connection in conns and returns once every

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -6,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"unicode/utf8"
 )
 
 // This file is the read side of the I/O shell: the one entry every read
@@ -88,7 +91,11 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 // (or stop closes) first, returns the sticky error of a finished read side,
 // refuses a context that has already ended before touching the socket, and
 // makes ctx bound the socket reads to come. endRead undoes all of it, so no
-// callback registered for ctx outlives the call.
+// callback registered for ctx outlives the call. Neither is inlined: their
+// frames then stay off the stack of a read that waits, which must fit in a
+// goroutine's first 2 KiB (TestIdleStackAfterEcho).
+//
+//go:noinline
 func (c *Conn) beginRead(ctx context.Context, stop <-chan struct{}) (func() bool, error) {
 	done := ctx.Done()
 	if !c.readMu.lockUnless(done, stop) {
@@ -116,6 +123,7 @@ func (c *Conn) beginRead(ctx context.Context, stop <-chan struct{}) (func() bool
 	return c.readDeadline.arm(ctx, done, c.nc), nil
 }
 
+//go:noinline
 func (c *Conn) endRead(stop func() bool) {
 	c.readDeadline.disarm(stop, c.nc)
 	c.rctx = nil
@@ -212,8 +220,10 @@ func (c *Conn) readAssembled() (MessageType, []byte, error) {
 // readHeld resumes a message an interrupted Read or ReadAppend kept.
 func (c *Conn) readHeld(dst []byte) (MessageType, []byte, error) {
 	b, err := c.appendContent(*c.held)
-	*c.held = b
 	if err != nil {
+		if c.held != nil { // not dropped by the end of the read side
+			*c.held = b
+		}
 		return 0, dst, err
 	}
 	var out []byte
@@ -436,6 +446,7 @@ func (c *Conn) control(ev frameEvent) error {
 		// goroutine of its own (see pongQueue), so that a peer that stops
 		// reading cannot block the reader.
 		c.queuePong(ev.payload)
+		c.pingReceived(ev.payload)
 	case framePong:
 		c.pongReceived(ev.payload)
 	case frameClose:
@@ -460,6 +471,10 @@ func (c *Conn) waitIdle() error {
 	if c.rpos != c.rend || c.recv.open {
 		return nil
 	}
+	// Taken here, high on the stack, rather than in the frames below: when
+	// the pool is empty the allocation's own frames are deep. A raw reader
+	// gives it back if the socket has nothing yet.
+	c.takeReadBuf()
 	return c.fill()
 }
 
@@ -588,4 +603,48 @@ func (r *messageReader) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, err
+}
+
+// CloseRead hands the reading of c to c itself, for an application that
+// only writes (dashboards, feeds, notifications): a goroutine reads until
+// the connection ends, so that pings are answered, Ping and the keepalive
+// get their pongs, and the closing handshake completes; Done tells when it
+// has ended. Each data message that arrives is given to handle, its bytes
+// valid only during the call: return nil to go on, or an error to close
+// the connection with StatusPolicyViolation and the error's text as the
+// reason. A nil handle says that no data message is expected: the first
+// one closes the connection so. [DiscardMessage] drops them instead.
+//
+// After CloseRead, Read, ReadAppend and Reader must not be called.
+func (c *Conn) CloseRead(handle func(typ MessageType, msg []byte) error) {
+	go c.readInBackground(handle)
+}
+
+// DiscardMessage is a handle for [Conn.CloseRead] that drops every data
+// message.
+func DiscardMessage(MessageType, []byte) error { return nil }
+
+func (c *Conn) readInBackground(handle func(MessageType, []byte) error) {
+	var buf []byte
+	for {
+		typ, msg, err := c.ReadAppend(context.Background(), buf[:0])
+		if err != nil {
+			return
+		}
+		if handle == nil {
+			c.Close(StatusPolicyViolation, "unexpected data message")
+			return
+		}
+		if err := handle(typ, msg); err != nil {
+			reason := err.Error()
+			if !utf8.ValidString(reason) {
+				reason = "message refused"
+			}
+			c.Close(StatusPolicyViolation, reason)
+			return
+		}
+		if cap(msg) <= maxPresize {
+			buf = msg // reuse it; a larger one is left to the collector
+		}
+	}
 }

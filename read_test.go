@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // The read side (read.go): messages whole and streamed, protocol
@@ -316,5 +318,74 @@ func TestContextOnRead(t *testing.T) {
 		if _, _, err := c.Read(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Read = %v, want canceled", err)
 		}
+	})
+}
+
+// CloseRead keeps the protocol going for a write-only application and
+// applies the rule it is given to data messages.
+func TestCloseRead(t *testing.T) {
+	ctx := context.Background()
+	t.Run("pings answered, handshake completed, Done closed", func(t *testing.T) {
+		server, client := pipePair(t, ConnOptions{})
+		client.CloseRead(nil) // the client only writes
+		go server.Read(ctx)   // a reader on the server side receives the pong
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := server.Ping(pctx); err != nil {
+			t.Fatalf("server Ping to a client in CloseRead = %v", err)
+		}
+		if err := client.Ping(pctx); err != nil {
+			t.Fatalf("Ping of the CloseRead side = %v", err)
+		}
+		if err := server.Close(StatusNormalClosure, "bye"); err != nil {
+			t.Fatalf("Close = %v: the CloseRead side did not answer", err)
+		}
+		select {
+		case <-client.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("Done not closed after the closing handshake")
+		}
+	})
+	t.Run("nil handle: a data message closes with 1008", func(t *testing.T) {
+		server, client := pipePair(t, ConnOptions{})
+		server.CloseRead(nil)
+		client.Write(ctx, MessageText, []byte("unexpected"))
+		if _, _, err := client.Read(ctx); CloseStatus(err) != StatusPolicyViolation {
+			t.Fatalf("client Read = %v, want close 1008", err)
+		}
+	})
+	t.Run("handle sees the messages; its error closes with 1008 and the reason", func(t *testing.T) {
+		server, client := pipePair(t, ConnOptions{})
+		var got []string
+		server.CloseRead(func(typ MessageType, msg []byte) error {
+			got = append(got, typ.String()+":"+string(msg))
+			if string(msg) == "stop" {
+				return errors.New("no more")
+			}
+			return nil
+		})
+		for _, m := range []string{"a", "bb", "stop"} {
+			client.Write(ctx, MessageBinary, []byte(m))
+		}
+		_, _, err := client.Read(ctx)
+		var ce CloseError
+		if !errors.As(err, &ce) || ce.Code != StatusPolicyViolation || ce.Reason != "no more" {
+			t.Fatalf("client Read = %v, want close 1008 \"no more\"", err)
+		}
+		<-server.Done()
+		if strings.Join(got, ",") != "binary:a,binary:bb,binary:stop" {
+			t.Fatalf("handle saw %q", got)
+		}
+	})
+	t.Run("DiscardMessage drops them", func(t *testing.T) {
+		server, client := pipePair(t, ConnOptions{})
+		server.CloseRead(DiscardMessage)
+		for i := 0; i < 100; i++ {
+			client.Write(ctx, MessageText, []byte("ignored"))
+		}
+		if err := client.Close(StatusNormalClosure, ""); err != nil {
+			t.Fatalf("Close = %v", err)
+		}
+		<-server.Done()
 	})
 }

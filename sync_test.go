@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // The Conn's synchronization: ctxMutex, the one-shot signal, deadlines.

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -31,46 +33,68 @@ import (
 // its last (a compressed message over 64 KiB), or any cut write over TLS,
 // closes the Conn. See the package doc for the whole contract.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.deflate.threshold)
+}
+
+// WriteUncompressed is Write without compression, whatever was
+// negotiated: for data that is compressed already (images, archives) or
+// that must not share a compressor with other messages.
+func (c *Conn) WriteUncompressed(ctx context.Context, typ MessageType, p []byte) error {
+	return c.write(ctx, typ, p, false)
+}
+
+// Compressed reports whether permessage-deflate (RFC 7692) was negotiated
+// for the Conn.
+func (c *Conn) Compressed() bool { return c.deflate != nil }
+
+func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bool) error {
 	if !typ.valid() {
 		return ErrBadMessageType
 	}
 	if err := c.msgMu.lock(ctx); err != nil {
 		return err
 	}
-	defer c.msgMu.unlock()
-	if c.deflate != nil && len(p) >= c.deflate.threshold {
-		return c.writeCompressed(ctx, opcode(typ), p)
-	}
-	f := outFrame{op: opcode(typ), fin: true, p: p}
-	if len(p) <= maxControlPayload {
+	var err error
+	switch {
+	case compress:
+		err = c.writeCompressed(ctx, opcode(typ), p)
+	case len(p) <= maxControlPayload:
 		// A small frame fits in the control frame buffer, which frameMu
 		// guards: no pooled buffer to take and give back.
-		f.buf = c.ctrlBuf[:]
-		return c.send(ctx, &f)
+		err = c.send(ctx, &outFrame{op: opcode(typ), fin: true, p: p, buf: c.ctrlBuf[:]})
+	default:
+		c.takeWriteBuf()
+		err = c.send(ctx, &outFrame{op: opcode(typ), fin: true, p: p, buf: c.wbuf})
+		c.dropWriteBuf()
 	}
-	c.takeWriteBuf()
-	f.buf = c.wbuf
-	err := c.send(ctx, &f)
-	c.dropWriteBuf()
+	c.msgMu.unlock()
 	return err
 }
 
-// outFrame is a frame for send. Its payload comes in one of three forms:
-// p, to be copied into the scratch buffer buf after the header (and masked
-// there by a client, never in the caller's slice); n bytes already in
-// buf[maxHeaderSize:] (inPlace), the header then going right-aligned before
-// them so the frame leaves in one system call; or wire, a whole frame
+// outFrame is a frame for send. Its payload comes in one of three forms
+// (kind): p, to be copied into the scratch buffer buf after the header (and
+// masked there by a client, never in the caller's slice); n bytes already
+// in buf[maxHeaderSize:], the header then going right-aligned before them
+// so that the frame leaves in one system call; or p as a whole frame
 // encoded beforehand (a PreparedMessage's, server side only).
 type outFrame struct {
-	op      opcode
-	fin     bool
-	inPlace bool
-	rsv     byte
-	n       int
-	p       []byte
-	buf     []byte
-	wire    []byte
+	op   opcode
+	fin  bool
+	rsv  byte
+	kind frameKindOut
+	n    int32  // payloadInPlace: bytes at buf[maxHeaderSize:]
+	p    []byte // the payload (copied) or, for a wire frame, the frame itself
+	buf  []byte
 }
+
+// frameKindOut is how an outFrame's payload is given.
+type frameKindOut uint8
+
+const (
+	payloadCopied  frameKindOut = iota // p, copied into buf after the header
+	payloadInPlace                     // n bytes already at buf[maxHeaderSize:]
+	wholeFrame                         // p is the whole frame, sent as it is
+)
 
 // send is the one write path: every frame — a message, a fragment of a
 // streamed one, a frame of a compressed one, a prepared one, a ping, a
@@ -96,46 +120,103 @@ func (c *Conn) send(ctx context.Context, f *outFrame) error {
 	if !c.frameMu.lockUnless(done, nil) {
 		return c.unsent(f.op, ctx.Err())
 	}
-	defer c.frameMu.unlock()
-	if c.closed.isSet() {
-		return c.closeErr
-	}
-	if done != nil {
-		if err := ctx.Err(); err != nil {
-			return c.unsent(f.op, err)
+	var err error
+	switch q := c.pongs.Load(); {
+	case c.closed.isSet():
+		err = c.closeErr
+	case done != nil && ctx.Err() != nil:
+		err = c.unsent(f.op, ctx.Err())
+	case q != nil && q.queued.Load() > 0:
+		err = c.flushPongs(ctx, q, false)
+		if err == nil {
+			err = c.transmit(ctx, done, f)
 		}
+	default:
+		err = c.transmit(ctx, done, f)
 	}
-	if q := c.pongs.Load(); q != nil && q.queued.Load() > 0 {
-		if err := c.flushPongs(ctx, q, false); err != nil {
-			return err
-		}
-	}
-	return c.sendLocked(ctx, done, f)
+	c.frameMu.unlock()
+	return err
 }
 
-// sendLocked writes f; the caller holds frameMu. done is ctx.Done().
-func (c *Conn) sendLocked(ctx context.Context, done <-chan struct{}, f *outFrame) error {
+// transmit writes f; the caller holds frameMu, and done is ctx.Done(). It
+// is one function, with every rare path (a frame to finish, a large frame,
+// a failure) out of line, so that a goroutine echoing small messages stays
+// within its first 2 KiB of stack (TestIdleStackAfterEcho): the standard
+// library's write path below it takes half of that.
+func (c *Conn) transmit(ctx context.Context, done <-chan struct{}, f *outFrame) error {
 	if err := c.snd.check(f.op); err != nil {
 		return err
 	}
 	stop := c.writeDeadline.arm(ctx, done, c.nc)
-	defer c.writeDeadline.disarm(stop, c.nc)
 	if len(c.rest) > 0 {
 		if err := c.finishRest(ctx); err != nil {
+			c.writeDeadline.disarm(stop, c.nc)
 			return c.unsent(f.op, err)
 		}
 	}
-	n, rest, err := c.emit(f)
+	frame := f.p
+	switch {
+	case f.kind == payloadInPlace:
+		frame = c.frameInPlace(f)
+	case f.kind == wholeFrame:
+	case len(f.p) > cap(f.buf)-maxHeaderSize:
+		return c.writeLarge(ctx, stop, f)
+	default:
+		frame = c.frameCopied(f)
+	}
+	n, err := c.nc.Write(frame)
+	c.writeDeadline.disarm(stop, c.nc)
 	if err != nil {
-		return c.writeFailed(ctx, f, n, rest, err)
+		f.kind, f.p = wholeFrame, frame // what writeFailed keeps the rest of
+		return c.writeFailed(ctx, f, n, err)
 	}
 	c.snd.sent(f.op, f.fin)
 	return nil
 }
 
+// header returns the header of f, with a fresh masking key for a client.
+func (c *Conn) header(f *outFrame, length int) header {
+	h := header{fin: f.fin, rsv: f.rsv, op: f.op, length: int64(length)}
+	if c.client {
+		h.masked = true
+		h.key = c.nextKey()
+	}
+	return h
+}
+
+// frameInPlace puts the header right-aligned before the n bytes of payload
+// that sit at f.buf[maxHeaderSize:], masks them for a client, and returns
+// the frame.
+func (c *Conn) frameInPlace(f *outFrame) []byte {
+	n := int(f.n)
+	h := c.header(f, n)
+	if h.masked {
+		mask(f.buf[maxHeaderSize:maxHeaderSize+n], h.key)
+	}
+	var hb [maxHeaderSize]byte
+	hdr := appendHeader(hb[:0], h)
+	start := maxHeaderSize - len(hdr)
+	copy(f.buf[start:], hdr)
+	return f.buf[start : maxHeaderSize+n]
+}
+
+// frameCopied builds the frame of f in f.buf: the header, then a copy of
+// the payload, masked there by a client (never in the caller's slice).
+func (c *Conn) frameCopied(f *outFrame) []byte {
+	h := c.header(f, len(f.p))
+	b := appendHeader(f.buf[:0], h)
+	k := copy(f.buf[len(b):cap(f.buf)], f.p)
+	if h.masked {
+		mask(f.buf[len(b):len(b)+k], h.key)
+	}
+	return f.buf[:len(b)+k]
+}
+
 // finishRest sends what is left of a frame whose write an earlier context
 // cut short; the caller holds frameMu and has armed the write deadline.
 // Until it has gone out, no other frame may.
+//
+//go:noinline
 func (c *Conn) finishRest(ctx context.Context) error {
 	n, err := c.nc.Write(c.rest)
 	c.rest = c.rest[n:]
@@ -146,7 +227,7 @@ func (c *Conn) finishRest(ctx context.Context) error {
 	if ctxErr := ctxCause(ctx, err); ctxErr != nil && !c.tls {
 		return ctxErr
 	}
-	return c.writeFailed(ctx, &outFrame{op: opContinuation}, 1, nil, err)
+	return c.writeFailed(ctx, &outFrame{op: opContinuation, kind: wholeFrame, p: c.rest}, 0, err)
 }
 
 // unsent handles a frame that ctx stopped before any of it was written.
@@ -163,7 +244,8 @@ func (c *Conn) unsent(op opcode, err error) error {
 }
 
 // writeFailed turns the failure of the write of frame f, after n bytes of
-// it went out, into what the write returns; rest is what did not.
+// it went out, into what the write returns; f.p holds the frame's bytes as
+// they were written (the caller made f a whole frame).
 //
 // A write its context stopped leaves the stream intact when nothing went
 // out. When part of the frame did, the rest is kept and sent before any
@@ -173,16 +255,18 @@ func (c *Conn) unsent(op opcode, err error) error {
 // by anyone once its writer's context has ended, nor can anything be
 // resumed over TLS (crypto/tls makes any write timeout permanent): the
 // Conn is closed then.
-func (c *Conn) writeFailed(ctx context.Context, f *outFrame, n int, rest []byte, err error) error {
+//
+//go:noinline
+func (c *Conn) writeFailed(ctx context.Context, f *outFrame, n int, err error) error {
 	if ctxErr := ctxCause(ctx, err); ctxErr != nil {
 		switch {
 		case c.tls:
 		case n == 0:
 			return c.unsent(f.op, ctxErr)
 		case f.fin && f.op != opClose:
-			c.rest = rest
+			c.rest = bytes.Clone(f.p[n:])
 			c.snd.sent(f.op, f.fin)
-			return ctxErr
+			return &frameCutError{ctxErr}
 		}
 		c.terminate(errWriteCut)
 		return ctxErr
@@ -195,63 +279,22 @@ func (c *Conn) writeFailed(ctx context.Context, f *outFrame, n int, rest []byte,
 	return ne
 }
 
-// emit writes the bytes of f and returns how many went out. When the write
-// fails part-way, rest is what of the frame did not go out, in memory of
-// its own, so that the frame can be finished later.
-func (c *Conn) emit(f *outFrame) (n int, rest []byte, err error) {
-	if f.wire != nil {
-		n, err = c.nc.Write(f.wire)
-		return n, f.wire[n:], err // a prepared frame never changes
-	}
-	h := header{fin: f.fin, rsv: f.rsv, op: f.op}
-	if c.client {
-		h.masked = true
-		h.key = c.nextKey()
-	}
-	var frame []byte
-	if f.inPlace {
-		h.length = int64(f.n)
-		if c.client {
-			mask(f.buf[maxHeaderSize:maxHeaderSize+f.n], h.key)
-		}
-		var hb [maxHeaderSize]byte
-		hdr := appendHeader(hb[:0], h)
-		start := maxHeaderSize - len(hdr)
-		copy(f.buf[start:], hdr)
-		frame = f.buf[start : maxHeaderSize+f.n]
-	} else {
-		h.length = int64(len(f.p))
-		if int64(len(f.p)) > int64(cap(f.buf)-maxHeaderSize) {
-			return c.writeLarge(h, f.p)
-		}
-		b := appendHeader(f.buf[:0], h)
-		k := copy(f.buf[len(b):cap(f.buf)], f.p)
-		if c.client {
-			mask(f.buf[len(b):len(b)+k], h.key)
-		}
-		frame = f.buf[:len(b)+k]
-	}
-	if n, err = c.nc.Write(frame); err != nil {
-		return n, bytes.Clone(frame[n:]), err
-	}
-	return n, nil, nil
-}
-
 // writeLarge sends a frame larger than the buffer through a pooled 256 KiB
 // buffer held for this write only, in which a client masks its copy of the
 // payload. A server copies too: measured in the loopback echo at 64 KiB
 // (bench/, wsbench profile), copy and write took 45 us of CPU per echo
-// against 57 us for a writev of header and payload. Kept out of emit so
-// that the frame of the common path stays small: a connection's goroutine
-// then echoes small messages within its first 2 KiB of stack.
+// against 57 us for a writev of header and payload. Kept out of transmit
+// so that the frame of the common path stays small.
 //
 //go:noinline
-func (c *Conn) writeLarge(h header, p []byte) (written int, rest []byte, err error) {
+func (c *Conn) writeLarge(ctx context.Context, stop func() bool, f *outFrame) error {
+	h, p := c.header(f, len(f.p)), f.p
 	big := largeBufPool.Get().(*[]byte)
 	defer largeBufPool.Put(big)
 	buf := *big
 	b := appendHeader(buf[:0], h)
 	key := h.key
+	written := 0
 	for {
 		n := copy(buf[len(b):cap(buf)], p)
 		if c.client {
@@ -262,16 +305,22 @@ func (c *Conn) writeLarge(h header, p []byte) (written int, rest []byte, err err
 		written += m
 		p = p[n:]
 		if err != nil {
-			// The rest of the frame: of this chunk, then of p, masked
-			// with the key where it stands.
-			rest = append(bytes.Clone(chunk[m:]), p...)
+			c.writeDeadline.disarm(stop, c.nc)
+			// The frame's bytes as written: what went out, then the
+			// rest of this chunk and of p, masked with the key where it
+			// stands; writeFailed keeps what did not go out.
+			frame := make([]byte, written, written+len(chunk)-m+len(p))
+			frame = append(append(frame, chunk[m:]...), p...)
 			if c.client {
-				mask(rest[len(chunk)-m:], key)
+				mask(frame[written+len(chunk)-m:], key)
 			}
-			return written, rest, err
+			f.kind, f.p = wholeFrame, frame
+			return c.writeFailed(ctx, f, written, err)
 		}
 		if len(p) == 0 {
-			return written, nil, nil
+			c.writeDeadline.disarm(stop, c.nc)
+			c.snd.sent(f.op, f.fin)
+			return nil
 		}
 		b = buf[:0]
 	}
@@ -323,6 +372,10 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if c.closed.isSet() {
 		c.msgMu.unlock()
 		return nil, c.closeErr
+	}
+	if ctx.Done() != nil && ctx.Err() != nil {
+		c.msgMu.unlock()
+		return nil, ctx.Err()
 	}
 	c.takeWriteBuf()
 	w := &c.writer
@@ -433,7 +486,7 @@ func (w *messageWriter) write(p []byte) (int, error) {
 
 // flushBuffered sends the payload collected in c.wbuf as the next frame.
 func (w *messageWriter) flushBuffered(fin bool) error {
-	err := w.c.send(w.ctx, &outFrame{op: w.op, fin: fin, inPlace: true, buf: w.c.wbuf, n: w.n})
+	err := w.c.send(w.ctx, &outFrame{op: w.op, fin: fin, kind: payloadInPlace, buf: w.c.wbuf, n: int32(w.n)})
 	if err != nil {
 		return err
 	}
@@ -538,7 +591,7 @@ func (c *Conn) flushPongs(ctx context.Context, q *pongQueue, last bool) error {
 		if c.snd.closed || c.closed.isSet() {
 			continue
 		}
-		if err := c.sendLocked(ctx, ctx.Done(), &outFrame{op: opPong, fin: true, p: p, buf: c.ctrlBuf[:]}); err != nil {
+		if err := c.transmit(ctx, ctx.Done(), &outFrame{op: opPong, fin: true, p: p, buf: c.ctrlBuf[:]}); err != nil {
 			if last {
 				for _, ok := q.pop(buf[:0], true); ok; _, ok = q.pop(buf[:0], true) {
 				}

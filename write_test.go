@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // The write side (write.go): messages, streamed writers, writers at once,
@@ -246,5 +248,28 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// WriteUncompressed skips compression for one message on a compressed Conn.
+func TestWriteUncompressed(t *testing.T) {
+	c, p := newTestConn(t, false, connConfig{deflate: newDeflateConfig(&CompressionOptions{})})
+	if !c.Compressed() {
+		t.Fatal("Compressed() = false with permessage-deflate negotiated")
+	}
+	big := bytes.Repeat([]byte("compressible "), 100)
+	go func() {
+		c.Write(context.Background(), MessageText, big)
+		c.WriteUncompressed(context.Background(), MessageText, big)
+	}()
+	if h, payload := p.recv(); h.rsv&rsv1 == 0 || len(payload) >= len(big) {
+		t.Fatalf("Write: rsv %#x, %d bytes, want a compressed frame", h.rsv, len(payload))
+	}
+	if h, payload := p.recv(); h.rsv != 0 || !bytes.Equal(payload, big) {
+		t.Fatalf("WriteUncompressed: rsv %#x, %d bytes, want the message as it is", h.rsv, len(payload))
+	}
+	plain, _ := newTestConn(t, false, connConfig{})
+	if plain.Compressed() {
+		t.Fatal("Compressed() = true without permessage-deflate")
 	}
 }

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command server is the testee for the Autobahn|Testsuite "fuzzingclient"
 // mode: wstest connects to it and runs every case against it.
 //

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command chat is a small chat room: GET / serves a page, and every text
 // message sent on /ws is broadcast to everyone connected.
 //

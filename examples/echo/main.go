@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command echo is a WebSocket echo server: every text and binary message
 // received on any path is sent back unchanged, with the same message type.
 //
