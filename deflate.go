@@ -3,6 +3,7 @@
 package websocket
 
 import (
+	"bytes"
 	"compress/flate"
 	"context"
 	"io"
@@ -200,4 +201,29 @@ func (s *deflateSink) finish() error {
 		s.n -= 4
 	}
 	return s.emit(s.n, true)
+}
+
+// byteSink is an io.Writer that appends to b.
+type byteSink struct{ b []byte }
+
+func (s *byteSink) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+// deflateMessage appends to sink the payload of p as one compressed
+// message (RFC 7692, Section 7.2.1): compressed within the window the peer
+// allows, flushed, without the 00 00 FF FF the flush ends with.
+func deflateMessage(sink *byteSink, p []byte, level, bits int) {
+	fw := getFlateWriter(level, sink)
+	pos := 0
+	err := windowedDeflate(fw, sink, p, &pos, bits)
+	if err == nil {
+		err = fw.Flush()
+	}
+	putFlateWriter(level, fw)
+	if err != nil { // writing to a byteSink cannot fail
+		panic("websocket: compressing a message: " + err.Error())
+	}
+	sink.b = bytes.TrimSuffix(sink.b, syncTail[:])
 }

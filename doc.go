@@ -26,6 +26,31 @@
 //		}
 //	})
 //
+// # Many connections: the Engine
+//
+// A Conn costs a goroutine, whose stack stays while the connection is idle,
+// and a wake-up of the scheduler per message. For hundreds of thousands of
+// connections use an [Engine] instead: a few event loops (epoll on Linux)
+// own the connections, read each once when it is readable, run the same
+// protocol core in place on the loop's buffer and call
+// [EngineOptions].OnMessage inline. An [EngineConn] costs its state only,
+// about 0.6 KiB while idle, and its writes never block: what the socket
+// does not take is queued, up to a limit, then the connection is closed
+// with 1008. Connections come from [Engine.Accept] (net/http) or
+// [Engine.Serve] (a raw listener); TLS connections, and every connection on
+// systems without epoll, are read by a goroutine each that feeds the same
+// loop, with the same API.
+//
+//	e, _ := websocket.NewEngine(&websocket.EngineOptions{
+//		OnMessage: func(c *websocket.EngineConn, typ websocket.MessageType, p []byte) {
+//			c.Write(typ, p) // p is valid during the call; Write copies or sends it
+//		},
+//	})
+//	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+//		e.Accept(w, r, nil)
+//	})
+//	// at shutdown: e.Close(websocket.StatusGoingAway, "")
+//
 // # Concurrency
 //
 // A Conn is safe for concurrent use, except that only one goroutine may call
@@ -145,6 +170,12 @@
 // sides as net.Conns. compress.go is the permessage-deflate negotiation,
 // options.go the options both sides share. group.go and prepared.go work
 // on many Conns at once. errors.go lists every error and who returns it.
+//
+// The Engine (engine.go, its API) runs many connections from a few event
+// loops on the same core: engine_conn.go, engine_read.go and
+// engine_write.go are a connection, engine_serve.go its handshakes,
+// engine_loop.go and engine_timer.go the loops, and engine_epoll_linux.go
+// or engine_poll.go how a loop waits.
 //
 // Under GOOS=js those shell files, and the core files that only they use,
 // are built out (//go:build !js); conn_js.go, read_js.go, write_js.go,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 )
@@ -24,24 +25,53 @@ import (
 // (http.Server.Shutdown does not wait for hijacked connections; Close does.)
 type Group struct {
 	mu      sync.Mutex
-	conns   map[*Conn]struct{}
+	conns   map[groupMember]struct{}
 	closing bool
 	code    StatusCode
 	reason  string
 }
 
+// groupMember is what a Group holds: a [Conn] or an [EngineConn].
+type groupMember interface {
+	// closeWait runs the closing handshake and returns once it is over.
+	closeWait(code StatusCode, reason string)
+	// broadcast sends pm as WritePrepared does.
+	broadcast(ctx context.Context, pm *PreparedMessage) error
+	RemoteAddr() net.Addr
+	// joined records g among the member's groups and reports whether the
+	// member is still open (if not, it will not leave g by itself).
+	joined(g *Group) bool
+}
+
+func (c *Conn) closeWait(code StatusCode, reason string) { c.Close(code, reason) }
+
+func (c *Conn) broadcast(ctx context.Context, pm *PreparedMessage) error {
+	return c.WritePrepared(ctx, pm)
+}
+
+func (c *Conn) joined(g *Group) bool {
+	c.groupMu.Lock()
+	c.groups = append(c.groups, g)
+	c.groupMu.Unlock()
+	// markClosed detaches a closing Conn from the groups it has then; one
+	// that closed before it was recorded above is taken out by the caller.
+	return !c.isClosed()
+}
+
 // Add adds c to the group. If the group is already being closed, c is
 // closed too, with the same code and reason.
-func (g *Group) Add(c *Conn) {
+func (g *Group) Add(c *Conn) { g.add(c) }
+
+func (g *Group) add(c groupMember) {
 	g.mu.Lock()
 	if g.closing {
 		code, reason := g.code, g.reason
 		g.mu.Unlock()
-		go c.Close(code, reason)
+		go c.closeWait(code, reason)
 		return
 	}
 	if g.conns == nil {
-		g.conns = make(map[*Conn]struct{})
+		g.conns = make(map[groupMember]struct{})
 	}
 	_, member := g.conns[c]
 	g.conns[c] = struct{}{}
@@ -49,17 +79,12 @@ func (g *Group) Add(c *Conn) {
 	if member {
 		return
 	}
-	c.groupMu.Lock()
-	c.groups = append(c.groups, g)
-	c.groupMu.Unlock()
-	// markClosed detaches a closing Conn from the groups it has then; one
-	// that closed before it was recorded above is taken out here.
-	if c.isClosed() {
+	if !c.joined(g) {
 		g.remove(c)
 	}
 }
 
-func (g *Group) remove(c *Conn) {
+func (g *Group) remove(c groupMember) {
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
@@ -89,7 +114,7 @@ func (g *Group) Close(code StatusCode, reason string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Close(code, reason)
+			c.closeWait(code, reason)
 		}()
 	}
 	wg.Wait()
@@ -98,13 +123,14 @@ func (g *Group) Close(code StatusCode, reason string) error {
 
 // Broadcast sends pm to every open connection of the group, as
 // [Broadcast] does, and returns what it returns. Connections that join
-// while it runs may or may not get the message.
+// while it runs may or may not get the message. An [EngineConn] member
+// never makes it wait: its copy of the message is queued.
 func (g *Group) Broadcast(ctx context.Context, pm *PreparedMessage) error {
-	return Broadcast(ctx, g.members(), pm)
+	return broadcast(ctx, g.members(), pm)
 }
 
 // members returns the group's connections as they are now.
-func (g *Group) members() []*Conn {
+func (g *Group) members() []groupMember {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return slices.Collect(maps.Keys(g.conns))

@@ -114,9 +114,35 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
+	up, err := acceptHandshake(w, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(up.nc, opts.config(false, up.subprotocol, up.deflate), up.buffered)
+	c.closeHook = closeHook
+	if opts.Group != nil {
+		opts.Group.Add(c)
+	}
+	return c, nil
+}
+
+// upgraded is a connection whose opening handshake upgrade has completed.
+type upgraded struct {
+	nc          net.Conn
+	buffered    []byte // bytes the client sent after its request, already read
+	subprotocol string
+	deflate     *deflateConfig // nil: permessage-deflate not negotiated
+}
+
+// acceptHandshake is the server's opening handshake, shared by every transport
+// (the Conn of Accept and the Engine): it checks the options and the
+// request, answers a bad one with the HTTP error it deserves, or takes
+// over the connection and sends the 101 response, bounded by the
+// handshake timeout. opts is not nil.
+func acceptHandshake(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (upgraded, error) {
 	if err := opts.check(); err != nil {
 		reject(w, r, http.StatusInternalServerError, errors.New("the server's WebSocket options are invalid"))
-		return nil, err
+		return upgraded{}, err
 	}
 	overHTTP2 := r.ProtoMajor == 2
 	var status int
@@ -138,7 +164,7 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 	}
 	if err != nil {
 		reject(w, r, status, err)
-		return nil, fmt.Errorf("%w: %d: %v", ErrBadHandshake, status, err)
+		return upgraded{}, fmt.Errorf("%w: %d: %v", ErrBadHandshake, status, err)
 	}
 
 	// The agreed subprotocol and extensions go in the response headers,
@@ -164,14 +190,9 @@ func accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, closeHo
 		nc, buffered, err = takeOver(w, r, opts)
 	}
 	if err != nil {
-		return nil, err
+		return upgraded{}, err
 	}
-	c := newConn(nc, opts.config(false, subprotocol, deflate), buffered)
-	c.closeHook = closeHook
-	if opts.Group != nil {
-		opts.Group.Add(c)
-	}
-	return c, nil
+	return upgraded{nc: nc, buffered: buffered, subprotocol: subprotocol, deflate: deflate}, nil
 }
 
 // takeOver answers an HTTP/1.1 handshake with 101 Switching Protocols and

@@ -144,9 +144,9 @@ func deflate(t testing.TB, data []byte, level int, dict []byte, flushAt []int) [
 	return buf.Bytes()
 }
 
-// deflateMessage compresses data as permessage-deflate does (RFC 7692,
+// testDeflateMessage compresses data as permessage-deflate does (RFC 7692,
 // Section 7.2.1): a sync flush, whose 00 00 ff ff tail is then removed.
-func deflateMessage(t testing.TB, w *flate.Writer, buf *bytes.Buffer, data []byte) []byte {
+func testDeflateMessage(t testing.TB, w *flate.Writer, buf *bytes.Buffer, data []byte) []byte {
 	t.Helper()
 	buf.Reset()
 	w.Write(data)
@@ -232,7 +232,7 @@ func TestInflaterHistoryAcrossStreams(t *testing.T) {
 					mode := i % 3
 					switch mode {
 					case 0: // one compressor for the whole connection
-						z = append(deflateMessage(t, w, &buf, msg), syncTailBytes...)
+						z = append(testDeflateMessage(t, w, &buf, msg), syncTailBytes...)
 					case 1: // an independent stream with the history as dictionary, sync flush
 						var b bytes.Buffer
 						dw, _ := flate.NewWriterDict(&b, level, history[max(0, len(history)-32768):])
@@ -766,7 +766,7 @@ func TestInflaterAllocs(t *testing.T) {
 	data := inflateTestData("mixed", 50000, rng)
 	var buf bytes.Buffer
 	w, _ := flate.NewWriter(&buf, 6)
-	msg := append(deflateMessage(t, w, &buf, data), syncTailBytes...)
+	msg := append(testDeflateMessage(t, w, &buf, data), syncTailBytes...)
 	var f inflater
 	dst := make([]byte, 4096)
 	run := func() {

@@ -3,7 +3,6 @@
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -60,21 +59,10 @@ func (pm *PreparedMessage) frame(cfg *deflateConfig) []byte {
 	if f, ok := pm.deflated[key]; ok {
 		return f
 	}
-	// RFC 7692, Section 7.2.1: compress, flush, and drop the 00 00 FF FF
-	// the flush ends with. The whole message goes in one frame.
-	var z bytes.Buffer
-	z.Grow(len(pm.data)/2 + 64)
-	fw := getFlateWriter(cfg.level, &z)
-	pos := 0
-	err := windowedDeflate(fw, &z, pm.data, &pos, cfg.sendWindowBits)
-	if err == nil {
-		err = fw.Flush()
-	}
-	putFlateWriter(cfg.level, fw)
-	if err != nil { // writing to a bytes.Buffer cannot fail
-		panic("websocket: compressing a prepared message: " + err.Error())
-	}
-	payload := bytes.TrimSuffix(z.Bytes(), syncTail[:])
+	// The whole message goes in one frame.
+	z := byteSink{b: make([]byte, 0, len(pm.data)/2+64)}
+	deflateMessage(&z, pm.data, cfg.level, cfg.sendWindowBits)
+	payload := z.b
 	h.rsv = rsv1
 	h.length = int64(len(payload))
 	f := make([]byte, 0, maxHeaderSize+len(payload))
@@ -112,6 +100,11 @@ func (c *Conn) WritePrepared(ctx context.Context, pm *PreparedMessage) error {
 // written to (a failed write closes its connection), each prefixed with the
 // connection's remote address; nil means every connection got it.
 func Broadcast(ctx context.Context, conns []*Conn, pm *PreparedMessage) error {
+	return broadcast(ctx, conns, pm)
+}
+
+// broadcast is Broadcast over any kind of connection.
+func broadcast[M groupMember](ctx context.Context, conns []M, pm *PreparedMessage) error {
 	workers := min(runtime.GOMAXPROCS(0), len(conns)/broadcastShare+1)
 	var (
 		next atomic.Int64
@@ -125,7 +118,7 @@ func Broadcast(ctx context.Context, conns []*Conn, pm *PreparedMessage) error {
 				return
 			}
 			c := conns[i]
-			if err := c.WritePrepared(ctx, pm); err != nil {
+			if err := c.broadcast(ctx, pm); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%v: %w", c.RemoteAddr(), err))
 				mu.Unlock()

@@ -16,6 +16,9 @@
 #                              (default: the "cases" of the JSON specs, i.e. all)
 #   AUTOBAHN_MODES             "fuzzingclient fuzzingserver" (default) or one of them
 #   AUTOBAHN_SERVER_PORT       port of our server testee (default 9001)
+#   AUTOBAHN_SERVER            "conn" (default): autobahn/server, a goroutine per
+#                              Conn; "engine": examples/echo -engine -compress, the
+#                              event-loop Engine (reports in reports/servers-engine)
 #   AUTOBAHN_FUZZINGSERVER_PORT port of wstest -m fuzzingserver (default 9002)
 #   AUTOBAHN_TIMEOUT           seconds allowed for each mode (default 1800)
 #   AUTOBAHN_CACHE_DIR         where the virtualenv lives
@@ -34,7 +37,12 @@ FUZZ_PORT=${AUTOBAHN_FUZZINGSERVER_PORT:-9002}
 MODE_TIMEOUT=${AUTOBAHN_TIMEOUT:-2700}
 AGENT=ccf874ba-websocket
 REPORTS="$HERE/reports"
-LOGS="$REPORTS/logs"
+TESTEE=${AUTOBAHN_SERVER:-conn}
+case $TESTEE in
+conn) SERVER_REPORTS=servers LOGS="$REPORTS/logs" ;;
+engine) SERVER_REPORTS=servers-engine LOGS="$REPORTS/logs-engine" ;;
+*) echo "AUTOBAHN_SERVER=$TESTEE: want conn or engine" >&2; exit 2 ;;
+esac
 
 log() { printf '[autobahn %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -119,7 +127,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "building testees"
-(cd "$ROOT" && go build -o "$TMP/server" ./autobahn/server && go build -o "$TMP/client" ./autobahn/client && go build -o "$TMP/report" ./autobahn/report)
+(cd "$ROOT" && go build -o "$TMP/server" ./autobahn/server && go build -o "$TMP/echo" ./examples/echo && go build -o "$TMP/client" ./autobahn/client && go build -o "$TMP/report" ./autobahn/report)
 
 # spec SRC DST PORT: copy a JSON spec, pointing it at 127.0.0.1:PORT and
 # applying AUTOBAHN_CASES.
@@ -128,6 +136,8 @@ spec() {
 import json, os, sys
 src, dst, port = sys.argv[1], sys.argv[2], sys.argv[3]
 spec = json.load(open(src))
+if "servers" in spec and os.environ.get("SERVER_REPORTS"):
+    spec["outdir"] = "./reports/" + os.environ["SERVER_REPORTS"]
 url = "ws://127.0.0.1:%s" % port
 if "servers" in spec:
     for s in spec["servers"]:
@@ -173,16 +183,20 @@ for mode in $MODES; do
 	case $mode in
 	fuzzingclient)
 		port_free "$SERVER_PORT" || die "127.0.0.1:$SERVER_PORT is already in use"
-		rm -rf "$REPORTS/servers"
-		spec "$HERE/fuzzingclient.json" "$TMP/fuzzingclient.json" "$SERVER_PORT"
-		log "mode fuzzingclient: our server on 127.0.0.1:$SERVER_PORT (log: $LOGS/server.log)"
-		"$TMP/server" -addr "127.0.0.1:$SERVER_PORT" >"$LOGS/server.log" 2>&1 &
+		rm -rf "${REPORTS:?}/$SERVER_REPORTS"
+		SERVER_REPORTS=$SERVER_REPORTS spec "$HERE/fuzzingclient.json" "$TMP/fuzzingclient.json" "$SERVER_PORT"
+		log "mode fuzzingclient: our $TESTEE server on 127.0.0.1:$SERVER_PORT (log: $LOGS/server.log)"
+		if [[ $TESTEE == engine ]]; then
+			"$TMP/echo" -engine -compress -insecure-skip-verify -read-limit 67108864 -addr "127.0.0.1:$SERVER_PORT" >"$LOGS/server.log" 2>&1 &
+		else
+			"$TMP/server" -addr "127.0.0.1:$SERVER_PORT" >"$LOGS/server.log" 2>&1 &
+		fi
 		PIDS+=($!)
 		wait_listen "$SERVER_PORT" "$!" "server testee"
 		(cd "$HERE" && exec timeout "$MODE_TIMEOUT" "$WSTEST_PY" "$HERE/wstest_loopback.py" -m fuzzingclient -s "$TMP/fuzzingclient.json") >"$LOGS/wstest-fuzzingclient.log" 2>&1 &
 		PIDS+=($!)
 		DRIVERS+=("$!:fuzzingclient:wstest:$LOGS/wstest-fuzzingclient.log")
-		INDEXES+=("$REPORTS/servers/index.json")
+		INDEXES+=("$REPORTS/$SERVER_REPORTS/index.json")
 		;;
 	fuzzingserver)
 		port_free "$FUZZ_PORT" || die "127.0.0.1:$FUZZ_PORT is already in use"

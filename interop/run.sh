@@ -142,6 +142,13 @@ ECHO=ws://127.0.0.1:$PORT
 ECHO_PID=${PIDS[-1]}
 start echo-stream "$TMP/echo" -addr 127.0.0.1:0 -stream
 ECHO_STREAM=ws://127.0.0.1:$PORT
+# The same echo on the event-loop Engine (examples/echo -engine).
+start echo-engine "$TMP/echo" -addr 127.0.0.1:0 -origin '127.0.0.1:*' -engine
+ECHO_ENGINE=ws://127.0.0.1:$PORT
+start echo-engine-z "$TMP/echo" -addr 127.0.0.1:0 -origin '127.0.0.1:*' -engine -compress
+ECHO_ENGINE_Z=ws://127.0.0.1:$PORT
+start echo-engine-z-w9 "$TMP/echo" -addr 127.0.0.1:0 -origin '127.0.0.1:*' -engine -compress-window 9
+ECHO_ENGINE_Z_W9=ws://127.0.0.1:$PORT
 start node-server node node_server.js 0
 NODE=ws://127.0.0.1:$PORT
 start py-server "$PY" py_server.py 0
@@ -253,6 +260,11 @@ suite py-client 180 "$PY" py_client.py "$ECHO" py-client
 # 3. Headless Chromium's WebSocket -> examples/echo.
 suite browser 240 node browser.js "$ECHO" browser
 
+# 3b. The same three clients -> examples/echo -engine (the event-loop Engine).
+suite node-client-engine 240 node node_client.js "$ECHO_ENGINE" node-client-engine --big
+suite py-client-engine 180 "$PY" py_client.py "$ECHO_ENGINE" py-client-engine
+suite browser-engine 240 node browser.js "$ECHO_ENGINE" browser-engine
+
 # 4a. examples/client (stdin lines) -> Node ws and Python websockets servers.
 {
 	printf 'hello\n\nκόσμε\n😀🎉👍🏽 🧑\xe2\x80\x8d🚀\n日本語のテキスト, 中文, 한국어\n'
@@ -332,6 +344,9 @@ LANES+=($!)
 	timeout -k 5 30 "$TMP/client" -compress -url "${DEFLATE_URL[node/default]}/cli-client-deflate" \
 		<"$TMP/cli.in" >"$TMP/cli.deflate.out" 2>"$TMP/cli.deflate.err" || rc=$?
 	echo "$rc" >"$TMP/cli.deflate.rc"
+	# The Engine's permessage-deflate, from Node ws and Python websockets.
+	run_suite node-deflate-engine 240 node node_deflate.js node-deflate-engine "echo=$ECHO_ENGINE_Z" "echo-w9=$ECHO_ENGINE_Z_W9"
+	run_suite py-deflate-engine 180 "$PY" py_deflate.py py-deflate-engine "echo=$ECHO_ENGINE_Z" "echo-w9=$ECHO_ENGINE_Z_W9"
 ) &
 LANES+=($!)
 PIDS+=("${LANES[@]}")
@@ -350,6 +365,8 @@ else
 	fail "node-deflate/bomb/server-memory-bounded" "peak RSS ${hwm} kB after the bombs, want < 128 MiB"
 fi
 report_suite py-deflate 180
+report_suite node-deflate-engine 240
+report_suite py-deflate-engine 180
 for name in "${GO_DEFLATE_SUITES[@]}"; do report_suite "$name" 120; done
 
 log "cli-client-deflate/node"

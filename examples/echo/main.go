@@ -37,6 +37,8 @@ func main() {
 	threshold := flag.Int("compress-threshold", 0, "messages shorter than this are sent uncompressed (0: the library's default, 128); implies -compress")
 	window := flag.Int("compress-window", 0, "largest LZ77 window, in bits (8 to 15), the client may compress with; implies -compress")
 	noContext := flag.Bool("compress-no-context-takeover", false, "ask the client to compress every message on its own (client_no_context_takeover); implies -compress")
+	engine := flag.Bool("engine", false, "serve the connections from an event-loop websocket.Engine (a few loops, no goroutine per connection) instead of a goroutine per connection")
+	loops := flag.Int("loops", 0, "with -engine: the number of event loops (0: GOMAXPROCS)")
 	verbose := flag.Bool("v", false, "log every accepted connection with its negotiated subprotocol and extensions")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -78,6 +80,24 @@ func main() {
 			},
 		},
 	}
+	if *engine {
+		if *stream {
+			log.Fatal("-stream and -engine do not go together: an Engine delivers whole messages")
+		}
+		e, err := websocket.NewEngine(&websocket.EngineOptions{
+			Loops: *loops,
+			// An echo of a message as large as the read limit must fit in
+			// the queue with room behind it for the next ones.
+			WriteQueueLimit: int(min(2**readLimit, 1<<40)),
+			OnMessage: func(c *websocket.EngineConn, typ websocket.MessageType, p []byte) {
+				c.Write(typ, p) // never blocks; a peer that stops reading is closed with 1008
+			},
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		s.engine = e
+	}
 	if err := run(ctx, *addr, s); err != nil {
 		log.Fatal(err)
 	}
@@ -111,6 +131,10 @@ func run(ctx context.Context, addr string, s *server) error {
 	// hijacked WebSocket connections are closed by their handlers (1001
 	// going away), which s.wg waits for.
 	err = hs.Shutdown(sctx)
+	if s.engine != nil {
+		// The engine's connections: 1001 to each, then every loop stops.
+		s.engine.Close(websocket.StatusGoingAway, "server shutting down")
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -126,11 +150,22 @@ type server struct {
 	opts    websocket.AcceptOptions
 	stream  bool
 	verbose bool
+	engine  *websocket.Engine // -engine: connections go to it
 	wg      sync.WaitGroup
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := s.opts
+	if s.engine != nil {
+		c, err := s.engine.Accept(w, r, &opts)
+		if err != nil {
+			log.Printf("%s %s: %v", r.RemoteAddr, r.URL.Path, err)
+		} else if s.verbose {
+			log.Printf("%s %s: accepted by the engine, subprotocol %q, extensions %q", r.RemoteAddr, r.URL.Path,
+				c.Subprotocol(), w.Header().Get("Sec-WebSocket-Extensions"))
+		}
+		return // the engine's loop echoes from here on
+	}
 	c, err := websocket.Accept(w, r, &opts)
 	if err != nil {
 		// Accept has already written an HTTP error response.

@@ -21,12 +21,14 @@ import (
 )
 
 // ServerNames lists the echo servers, in table order.
-var ServerNames = []string{"ours", "ours-append", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
+var ServerNames = []string{"ours", "ours-append", "ours-engine", "ours-engine-2", "gorilla", "coder", "gobwas-ll", "gobwas-wsutil", "gws"}
 
 // ServerDescriptions says how each echo server is written.
 var ServerDescriptions = map[string]string{
 	"ours":          "Accept, then the echo loop on a goroutine of its own and return from ServeHTTP, as the library documents (websocket.Handler does the same; net/http frees its per-request state); loop Conn.Read (whole message, new slice) + Conn.Write",
 	"ours-append":   "as ours (Accept, loop on its own goroutine); loop Conn.ReadAppend into a reused per-connection buffer + Conn.Write",
+	"ours-engine":   "websocket.Engine with one event loop (epoll; as uws, one thread of work) on the raw listener (Engine.Serve); OnMessage: EngineConn.Write(typ, p) from the loop's buffer, no goroutine per connection",
+	"ours-engine-2": "as ours-engine with the default number of loops, GOMAXPROCS (2 here)",
 	"gorilla":       "Upgrader (default buffers); loop ReadMessage + WriteMessage",
 	"coder":         "Accept; loop Conn.Read + Conn.Write",
 	"gobwas-ll":     "raw net.Listener + ws.Upgrade; bufio 4 KiB; ws.ReadHeaderBuffer/io.ReadFull/ws.Cipher into reused buffers; ws.WriteHeaderBuffer + payload + Flush",
@@ -54,6 +56,10 @@ func StartServer(name string, ln net.Listener) (Server, error) {
 		s := &oursServer{appendBuf: name == "ours-append"}
 		go serveHTTP(ln, s)
 		return s, nil
+	case "ours-engine":
+		return startEngineServer(ln, nil, 1)
+	case "ours-engine-2":
+		return startEngineServer(ln, nil, 0)
 	case "gorilla":
 		s := &gorillaServer{}
 		s.up.CheckOrigin = func(*http.Request) bool { return true }
