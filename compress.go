@@ -9,51 +9,6 @@ import (
 	"strings"
 )
 
-// CompressionOptions turns on permessage-deflate (RFC 7692) for a Conn, in
-// [AcceptOptions] or [DialOptions]. A nil *CompressionOptions leaves
-// compression off; a non-nil one with zero fields uses the defaults.
-//
-// Memory. A Conn never keeps compression state of its own between
-// messages: outgoing messages are compressed with a pooled flate.Writer
-// that is reset for every message (the RFC allows a sender to ignore the
-// history it may keep, and this endpoint always announces it does), and
-// incoming ones are inflated with a pooled reader. Only when the peer keeps
-// its compression context across messages does the Conn keep the last
-// window of inflated data as the dictionary for the next message: at most
-// 2^window bytes (32 KiB by default, 512 bytes with MaxWindowBits 9).
-type CompressionOptions struct {
-	// Level is the compress/flate level for outgoing messages. Zero means
-	// flate.BestSpeed, the usual choice for messaging; levels 2 to 9 clear
-	// a 512 KiB hash table for every message, so they pay off only for
-	// large messages.
-	Level int
-
-	// Threshold is the size below which a message is sent uncompressed.
-	// Zero means 128 bytes; compressing a few bytes costs more than it
-	// saves.
-	Threshold int
-
-	// NoContextTakeover asks the peer to compress every message on its own
-	// (server: client_no_context_takeover; client:
-	// server_no_context_takeover), so this endpoint keeps nothing between
-	// messages. It costs compression ratio on repetitive traffic.
-	NoContextTakeover bool
-
-	// ContextTakeover compresses outgoing messages with the history of the
-	// earlier ones, when the peer allows it (RFC 7692, Section 7.1.1): on
-	// a stream of small similar messages (JSON events, say) that shrinks
-	// them much more than compressing each on its own. It costs a
-	// compressor per connection for the connection's life, of bounded
-	// size: see deflater.go for the figures. Off by default.
-	ContextTakeover bool
-
-	// MaxWindowBits (8 to 15) limits the history window the peer may use
-	// when it keeps its context, which is the size of the dictionary this
-	// endpoint keeps. Zero means 15 (32 KiB). A server can only ask this of
-	// a client that offered client_max_window_bits.
-	MaxWindowBits int
-}
-
 const defaultCompressionThreshold = 128
 
 // deflateParams are the parameters of one permessage-deflate offer or

@@ -4,40 +4,11 @@ package websocket
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// MessageType is the type of a data message (RFC 6455, Section 5.6).
-type MessageType int
-
-const (
-	// MessageText is a message of UTF-8 text. Received text is validated;
-	// invalid UTF-8 fails the connection with close code 1007.
-	MessageText MessageType = MessageType(opText)
-	// MessageBinary is a message of arbitrary bytes.
-	MessageBinary MessageType = MessageType(opBinary)
-)
-
-func (t MessageType) String() string {
-	switch t {
-	case MessageText:
-		return "text"
-	case MessageBinary:
-		return "binary"
-	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
-}
-
-func (t MessageType) valid() bool { return t == MessageText || t == MessageBinary }
-
-// DefaultReadLimit is the largest message a Conn accepts unless its options
-// or [Conn.SetReadLimit] say otherwise. Larger messages fail the connection
-// with close code 1009.
-const DefaultReadLimit = 1 << 20
 
 const (
 	defaultBufferSize   = 4096
@@ -59,6 +30,26 @@ type connConfig struct {
 	onPing          func(payload []byte)
 	onPong          func(payload []byte, rtt time.Duration)
 }
+
+// config turns the options into what newConn takes.
+func (o *ConnOptions) config(client bool, subprotocol string, deflate *deflateConfig) connConfig {
+	return connConfig{
+		client:          client,
+		subprotocol:     subprotocol,
+		readLimit:       o.ReadLimit,
+		readBufferSize:  o.ReadBufferSize,
+		writeBufferSize: o.WriteBufferSize,
+		closeTimeout:    o.CloseTimeout,
+		deflate:         deflate,
+		pingInterval:    o.PingInterval,
+		pongTimeout:     o.PongTimeout,
+		onPing:          o.OnPing,
+		onPong:          o.OnPong,
+	}
+}
+
+// check reports the first option out of range.
+func (o *ConnOptions) check() error { return o.checkRange() }
 
 // Conn is a WebSocket connection, made by [Accept] on the server side or by
 // [Dial] on the client side.

@@ -3,7 +3,6 @@
 package websocket
 
 import (
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -21,35 +20,6 @@ import (
 // dial_js.go. The protocol core is not used. The exported API is a subset
 // of the native one, with the same names and signatures
 // (wasmtest/api_test.go checks it).
-
-// MessageType is the type of a data message (RFC 6455, Section 5.6).
-type MessageType int
-
-const (
-	// MessageText is a message of UTF-8 text. The browser validates what
-	// it receives; Write refuses to send text that is not UTF-8.
-	MessageText MessageType = MessageType(opText)
-	// MessageBinary is a message of arbitrary bytes.
-	MessageBinary MessageType = MessageType(opBinary)
-)
-
-func (t MessageType) String() string {
-	switch t {
-	case MessageText:
-		return "text"
-	case MessageBinary:
-		return "binary"
-	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
-}
-
-func (t MessageType) valid() bool { return t == MessageText || t == MessageBinary }
-
-// DefaultReadLimit is the largest message a Conn accepts unless its options
-// or [Conn.SetReadLimit] say otherwise. Under js it also bounds, in bytes,
-// the messages that arrived and were not read yet. Larger messages fail the
-// connection with [ErrMessageTooBig].
-const DefaultReadLimit = 1 << 20
 
 const defaultCloseTimeout = 5 * time.Second
 
