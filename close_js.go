@@ -137,13 +137,13 @@ func (c *Conn) CloseNow() error {
 
 // fail fails the connection (RFC 6455, Section 7.1.7) for perr, which
 // reads return once the messages queued before it have been read: the
-// browser is asked to close with browserCode(perr.Code) and perr's reason,
+// browser is asked to close with ownCloseCode(perr.Code) and perr's reason,
 // and the Conn is closed for writes at once, as the native build's is.
 // Called from the message handler, it does not wait.
 func (c *Conn) fail(perr *ProtocolError) {
 	c.endRead(perr)
 	if c.closing.CompareAndSwap(false, true) {
-		c.closeWS(browserCode(perr.Code), perr.Reason)
+		c.closeWS(ownCloseCode(perr.Code), perr.Reason)
 	}
 	c.markClosed(net.ErrClosed)
 }

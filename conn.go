@@ -195,3 +195,8 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // RemoteAddr returns the remote network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// ownCloseCode is the code sent for a close this endpoint decides on its
+// own (a failure, CloseRead's policy violation): the code itself here; the
+// browser build maps the codes a page may not send.
+func ownCloseCode(code StatusCode) StatusCode { return code }

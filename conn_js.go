@@ -29,11 +29,11 @@ const defaultCloseTimeout = 5 * time.Second
 // goes past either fails the connection (see [Conn.Read]).
 const maxQueued = 4096
 
-// browserCode is the code the browser sends for a close this endpoint
+// ownCloseCode is the code the browser sends for a close this endpoint
 // decides on its own (a failure, CloseRead's policy violation): a page may
 // send only 1000 and 3000 to 4999, so the native build's 1001 to 1014
 // become 4001 to 4014 (4000 + the code - 1000), with the same reason.
-func browserCode(code StatusCode) StatusCode {
+func ownCloseCode(code StatusCode) StatusCode {
 	if code > StatusNormalClosure && code < 1015 {
 		return 4000 + code - 1000
 	}

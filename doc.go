@@ -160,7 +160,8 @@
 // that marks a Conn closed; sync.go the lock, signal and deadline they
 // share; buffers.go the pooled buffers; keepalive.go Ping and the
 // keepalive; deflate.go the compression runtime. On top: json.go (JSON
-// messages) and netconn.go (a net.Conn over a Conn).
+// messages), netconn.go (a net.Conn over a Conn) and closeread.go
+// (CloseRead, for write-only applications; built for the browser too).
 //
 // The handshakes: handshake.go is the server's (Accept), with
 // handshake_http2.go for an HTTP/2 extended CONNECT (RFC 8441) and

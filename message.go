@@ -32,3 +32,7 @@ func (t MessageType) valid() bool { return t == MessageText || t == MessageBinar
 // with close code 1009 ([ErrMessageTooBig]). In a browser it also bounds,
 // in bytes, the messages that arrived and were not read yet.
 const DefaultReadLimit = 1 << 20
+
+// maxPresize is the most Read allocates for a message before its bytes
+// arrive; larger messages grow as they are read.
+const maxPresize = 64 << 10

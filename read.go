@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"sync"
-	"unicode/utf8"
 )
 
 // This file is the read side of the I/O shell: the one entry every read
@@ -143,10 +142,6 @@ var assemblePool = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledAssembly caps the buffers assemblePool keeps.
 const maxPooledAssembly = 1 << 20
-
-// maxPresize is the most Read allocates for a message before its bytes
-// arrive; larger messages grow as they are read.
-const maxPresize = 64 << 10
 
 func (c *Conn) readWhole(ctx context.Context, dst []byte) (MessageType, []byte, error) {
 	stop, err := c.beginRead(ctx, nil)
@@ -603,48 +598,4 @@ func (r *messageReader) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, err
-}
-
-// CloseRead hands the reading of c to c itself, for an application that
-// only writes (dashboards, feeds, notifications): a goroutine reads until
-// the connection ends, so that pings are answered, Ping and the keepalive
-// get their pongs, and the closing handshake completes; Done tells when it
-// has ended. Each data message that arrives is given to handle, its bytes
-// valid only during the call: return nil to go on, or an error to close
-// the connection with StatusPolicyViolation and the error's text as the
-// reason. A nil handle says that no data message is expected: the first
-// one closes the connection so. [DiscardMessage] drops them instead.
-//
-// After CloseRead, Read, ReadAppend and Reader must not be called.
-func (c *Conn) CloseRead(handle func(typ MessageType, msg []byte) error) {
-	go c.readInBackground(handle)
-}
-
-// DiscardMessage is a handle for [Conn.CloseRead] that drops every data
-// message.
-func DiscardMessage(MessageType, []byte) error { return nil }
-
-func (c *Conn) readInBackground(handle func(MessageType, []byte) error) {
-	var buf []byte
-	for {
-		typ, msg, err := c.ReadAppend(context.Background(), buf[:0])
-		if err != nil {
-			return
-		}
-		if handle == nil {
-			c.Close(StatusPolicyViolation, "unexpected data message")
-			return
-		}
-		if err := handle(typ, msg); err != nil {
-			reason := err.Error()
-			if !utf8.ValidString(reason) {
-				reason = "message refused"
-			}
-			c.Close(StatusPolicyViolation, reason)
-			return
-		}
-		if cap(msg) <= maxPresize {
-			buf = msg // reuse it; a larger one is left to the collector
-		}
-	}
 }
