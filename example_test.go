@@ -359,3 +359,32 @@ func ExampleBroadcast() {
 	// price: 42 <nil>
 	// price: 42 <nil>
 }
+
+// Compression is negotiated when both sides ask for it. Data that is
+// compressed already (an image, an archive) is sent as it is.
+func ExampleConn_WriteUncompressed() {
+	compression := websocket.ConnOptions{Compression: &websocket.CompressionOptions{}}
+	srv := httptest.NewServer(&websocket.Handler{
+		Options: &websocket.AcceptOptions{ConnOptions: compression},
+		Serve: func(c *websocket.Conn, r *http.Request) {
+			c.Write(r.Context(), websocket.MessageText, []byte(strings.Repeat("compressible ", 100)))
+			c.WriteUncompressed(r.Context(), websocket.MessageBinary, []byte{0x89, 'P', 'N', 'G'})
+			c.Close(websocket.StatusNormalClosure, "")
+		},
+	})
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"),
+		&websocket.DialOptions{ConnOptions: compression})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("compressed:", c.Compressed())
+	for range 2 {
+		typ, msg, _ := c.Read(context.Background())
+		fmt.Println(typ, len(msg))
+	}
+	// Output:
+	// compressed: true
+	// text 1300
+	// binary 4
+}
