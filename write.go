@@ -55,17 +55,24 @@ func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bo
 		return err
 	}
 	var err error
-	switch {
-	case compress:
+	if compress {
 		err = c.writeCompressed(ctx, opcode(typ), p)
-	case len(p) <= maxControlPayload:
-		// A small frame fits in the control frame buffer, which frameMu
-		// guards: no pooled buffer to take and give back.
-		err = c.send(ctx, &outFrame{op: opcode(typ), fin: true, p: p, buf: c.ctrlBuf[:]})
-	default:
-		c.takeWriteBuf()
-		err = c.send(ctx, &outFrame{op: opcode(typ), fin: true, p: p, buf: c.wbuf})
-		c.dropWriteBuf()
+	} else {
+		// One frame on the stack for both cases: this is the echo path,
+		// which must stay within a goroutine's first stack (see transmit).
+		var f outFrame // set field by field: a literal costs a second copy on the stack
+		f.op, f.fin, f.p = opcode(typ), true, p
+		if len(p) <= maxControlPayload {
+			// A small frame fits in the control frame buffer, which
+			// frameMu guards: no pooled buffer to take and give back.
+			f.buf = c.ctrlBuf[:]
+			err = c.send(ctx, &f)
+		} else {
+			c.takeWriteBuf()
+			f.buf = c.wbuf
+			err = c.send(ctx, &f)
+			c.dropWriteBuf()
+		}
 	}
 	c.msgMu.unlock()
 	return err
@@ -144,12 +151,15 @@ func (c *Conn) send(ctx context.Context, f *outFrame) error {
 // within its first 2 KiB of stack (TestIdleStackAfterEcho): the standard
 // library's write path below it takes half of that.
 func (c *Conn) transmit(ctx context.Context, done <-chan struct{}, f *outFrame) error {
-	if err := c.snd.check(f.op); err != nil {
+	// One err for the whole function: each variable scoped to an if of its
+	// own would take a stack slot of its own.
+	err := c.snd.check(f.op)
+	if err != nil {
 		return err
 	}
 	stop := c.writeDeadline.arm(ctx, done, c.nc)
 	if len(c.rest) > 0 {
-		if err := c.finishRest(ctx); err != nil {
+		if err = c.finishRest(ctx); err != nil {
 			c.writeDeadline.disarm(stop, c.nc)
 			return c.unsent(f.op, err)
 		}
@@ -164,7 +174,8 @@ func (c *Conn) transmit(ctx context.Context, done <-chan struct{}, f *outFrame) 
 	default:
 		frame = c.frameCopied(f)
 	}
-	n, err := c.nc.Write(frame)
+	var n int
+	n, err = c.nc.Write(frame)
 	c.writeDeadline.disarm(stop, c.nc)
 	if err != nil {
 		f.kind, f.p = wholeFrame, frame // what writeFailed keeps the rest of
