@@ -34,6 +34,7 @@ func (c *EngineConn) input(b []byte) {
 // for the next read, which the loop puts in front of what it reads.
 func (c *EngineConn) consume(b []byte) {
 	r := &c.recv
+	var ev frameEvent
 	for c.state < stateFlushing && !c.abort.Load() {
 		switch {
 		case r.contentDone():
@@ -41,7 +42,7 @@ func (c *EngineConn) consume(b []byte) {
 				return
 			}
 		case r.atFrameBoundary():
-			ev, err := r.next(b, c.par.readLimit)
+			err := r.next(b, c.par.readLimit, &ev)
 			if err != nil {
 				c.fail(err)
 				return
@@ -52,7 +53,7 @@ func (c *EngineConn) consume(b []byte) {
 			}
 			b = b[ev.n:]
 			if ev.kind != frameData {
-				c.control(ev)
+				c.control(&ev)
 				continue
 			}
 			if c.msg == nil && !r.compressed && r.fin && r.remaining <= int64(len(b)) {
@@ -177,7 +178,7 @@ func (c *EngineConn) deliver(typ MessageType, p []byte) {
 }
 
 // control acts on a received control frame (RFC 6455, Section 5.5).
-func (c *EngineConn) control(ev frameEvent) {
+func (c *EngineConn) control(ev *frameEvent) {
 	switch ev.kind {
 	case framePing:
 		// Section 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST

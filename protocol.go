@@ -106,35 +106,39 @@ func (r *receiver) contentDone() bool { return r.open && r.fin && r.remaining ==
 // next decodes the frame at the start of b; call it only at a frame
 // boundary. limit is the read limit for a message that starts here (<0 for
 // none). A data frame's header is used and its payload left to content; a
-// control frame is used whole, its payload unmasked in place in b.
-func (r *receiver) next(b []byte, limit int64) (frameEvent, error) {
+// control frame is used whole, its payload unmasked in place in b. The
+// event is written to *ev rather than returned: a 64-byte result would be
+// copied at each level, on the stack of every reading goroutine.
+func (r *receiver) next(b []byte, limit int64, ev *frameEvent) error {
+	*ev = frameEvent{}
 	h, n, err := parseHeader(b)
 	if err != nil || n == 0 {
-		return frameEvent{}, err
+		return err
 	}
-	if err := checkHeader(h, frameRules{inMessage: r.open, masked: !r.client, rsv1: r.deflate}); err != nil {
-		return frameEvent{}, err
+	if err = checkHeader(h, frameRules{inMessage: r.open, masked: !r.client, rsv1: r.deflate}); err != nil {
+		return err
 	}
 	if !h.op.isControl() {
 		if h.op == opContinuation {
 			r.frames++
 			if r.frames > r.maxFrames {
-				return frameEvent{}, errTooManyFragments
+				return errTooManyFragments
 			}
 		} else {
 			r.start(h, limit)
 		}
 		if r.wireLimit >= 0 && h.length > r.wireLimit-r.wire {
-			return frameEvent{}, errTooBig
+			return errTooBig
 		}
 		r.fin, r.remaining, r.key = h.fin, h.length, h.key
-		return frameEvent{kind: frameData, n: n}, nil
+		ev.kind, ev.n = frameData, n
+		return nil
 	}
 	end := n + int(h.length) // h.length <= 125: checkHeader
 	if len(b) < end {
-		return frameEvent{}, nil
+		return nil
 	}
-	ev := frameEvent{n: end, payload: b[n:end]}
+	ev.n, ev.payload = end, b[n:end]
 	if h.masked {
 		mask(ev.payload, h.key)
 	}
@@ -146,13 +150,13 @@ func (r *receiver) next(b []byte, limit int64) (frameEvent, error) {
 	default:
 		code, reason, err := parseClosePayload(ev.payload)
 		if err != nil {
-			return frameEvent{}, err
+			return err
 		}
 		ev.kind = frameClose
 		ev.close = CloseError{Code: code, Reason: string(reason)}
 		r.closedRecv = true
 	}
-	return ev, nil
+	return nil
 }
 
 // start opens a message with the first frame's header h.

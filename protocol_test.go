@@ -42,7 +42,8 @@ func receiveAll(r *receiver, stream []byte, chunk, out int) (events []string, er
 				msg = msg[:0]
 			}
 		case r.atFrameBoundary():
-			ev, err := r.next(buf, 1<<20)
+			var ev frameEvent
+			err := r.next(buf, 1<<20, &ev)
 			if err != nil {
 				return events, err
 			}
@@ -145,7 +146,8 @@ func TestReceiverLimit(t *testing.T) {
 	c := &rawPeer{client: true}
 	stream := append(c.frame(false, opBinary, make([]byte, 60)), c.frame(true, opContinuation, make([]byte, 50))...)
 	buf := bytes.Clone(stream)
-	ev, err := r.next(buf, 100)
+	var ev frameEvent
+	err := r.next(buf, 100, &ev)
 	if err != nil || ev.kind != frameData {
 		t.Fatalf("first frame: %v, %v", ev.kind, err)
 	}
@@ -153,7 +155,7 @@ func TestReceiverLimit(t *testing.T) {
 	if _, used, err := r.content(dst, buf[ev.n:]); err != nil || used != 60 {
 		t.Fatalf("first payload: %d used, %v", used, err)
 	}
-	if _, err := r.next(buf[ev.n+60:], 100); err != errTooBig {
+	if err := r.next(buf[ev.n+60:], 100, &ev); err != errTooBig {
 		t.Fatalf("second header, 110 bytes in all against a limit of 100: %v, want %v", err, errTooBig)
 	}
 }

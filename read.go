@@ -410,29 +410,29 @@ func (c *Conn) readDirect(p []byte) (int, bool, error) {
 // is consumed before the receiver has all it needs of it, which is what
 // makes a read interrupted by its context safe to resume.
 func (c *Conn) advance() error {
+	var ev frameEvent
 	for {
-		ev, err := c.recv.next(c.rbuf[c.rpos:c.rend], c.readLimit.Load())
-		if err != nil {
+		err := c.recv.next(c.rbuf[c.rpos:c.rend], c.readLimit.Load(), &ev)
+		switch {
+		case err != nil:
 			return c.fail(err)
-		}
-		if ev.kind == frameIncomplete {
-			if err := c.fill(); err != nil {
-				return err
-			}
-			continue
-		}
-		c.rpos += ev.n
-		if ev.kind == frameData {
+		case ev.kind == frameIncomplete:
+			err = c.fill()
+		case ev.kind == frameData:
+			c.rpos += ev.n
 			return nil
+		default:
+			c.rpos += ev.n
+			err = c.control(&ev)
 		}
-		if err := c.control(ev); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 }
 
 // control acts on a received control frame (RFC 6455, Section 5.5).
-func (c *Conn) control(ev frameEvent) error {
+func (c *Conn) control(ev *frameEvent) error {
 	switch ev.kind {
 	case framePing:
 		// Section 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
