@@ -95,9 +95,11 @@
 // a frame cut short is finished, from memory the Conn keeps until then,
 // before any other frame goes out; a message of several frames (a streamed
 // one, or a compressed one over 64 KiB) cut before its last frame cannot,
-// and closes the Conn. Over TLS, a write whose deadline fires closes the
-// Conn even if no byte had gone out: crypto/tls cannot resume a write
-// after a timeout.
+// and closes the Conn. Over TLS, and on an HTTP/2 server stream, a write
+// whose deadline fires while it is under way closes the Conn even if no
+// byte had gone out: crypto/tls cannot resume a write after a timeout, and
+// net/http can only cut a blocked stream write short by resetting the
+// stream.
 //
 // # Limits
 //
