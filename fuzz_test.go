@@ -411,7 +411,10 @@ func fuzzReadStream(t *testing.T, data []byte, mode byte) {
 			}
 			next++
 		}
-		if pe == nil && len(ref.pings) > 0 && (len(pongs) == 0 || !bytes.Equal(pongs[len(pongs)-1], ref.pings[len(ref.pings)-1])) {
+		// A stream that just ends (1006) may leave the last pong unsent:
+		// the Conn closes the socket on a lost connection and drops what
+		// it still owed.
+		if pe == nil && ce.Code != 0 && len(ref.pings) > 0 && (len(pongs) == 0 || !bytes.Equal(pongs[len(pongs)-1], ref.pings[len(ref.pings)-1])) {
 			t.Fatalf("%d pongs for %d pings before %v: the last ping is not answered", len(pongs), len(ref.pings), err)
 		}
 		switch {
