@@ -42,10 +42,10 @@ const (
 	// deflaterWindow is the most history the deflater keeps and refers
 	// to; the peer may allow up to 32 KiB, and a smaller window is always
 	// valid.
-	deflaterWindow = 8 << 10
+	deflaterWindow = 4 << 10
 
 	// deflaterHashBits sizes the hash table of 4-byte sequences.
-	deflaterHashBits = 13
+	deflaterHashBits = 12
 
 	// deflaterMaxMessage is the size from which Conn.Write sends a message
 	// through compress/flate (dynamic Huffman codes, 32 KiB searches)
