@@ -82,7 +82,8 @@ func (d *deflater) reset(windowBits int) {
 }
 
 // begin starts a message: a fixed-Huffman block, not the last (BFINAL=0,
-// BTYPE=01).
+// BTYPE=01). The message stays in the history unless rollback takes it
+// out before the next begin.
 func (d *deflater) begin() {
 	d.mark = d.n
 	d.bits, d.nbits = 2, 3
@@ -118,7 +119,6 @@ func (d *deflater) end(dst []byte) []byte {
 		d.nbits = d.nbits - min(d.nbits, 8)
 	}
 	d.bits, d.nbits = 0, 0
-	d.mark = d.n
 	return dst
 }
 

@@ -5,6 +5,8 @@ package websocket
 import (
 	"bytes"
 	"compress/flate"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -191,5 +193,202 @@ func TestJSONEventSizes(t *testing.T) {
 	t.Logf("%d events, %d to %d bytes, mean %d", len(msgs), lo, hi, sum/len(msgs))
 	if lo < 100 || hi > 400 {
 		t.Errorf("events of %d to %d bytes, want 100 to 400", lo, hi)
+	}
+}
+
+// takeoverEcho sends msgs from cc to sc and back, every third streamed
+// through a Writer in pieces, and checks every echo byte-exact.
+func takeoverEcho(t *testing.T, sc, cc *Conn, msgs [][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	send := func(c *Conn, i int, m []byte) error {
+		if i%3 != 2 {
+			return c.Write(ctx, MessageBinary, m)
+		}
+		w, err := c.Writer(ctx, MessageBinary)
+		if err != nil {
+			return err
+		}
+		for len(m) > 0 {
+			k := min(len(m), 1+i%3000)
+			if _, err := w.Write(m[:k]); err != nil {
+				return err
+			}
+			m = m[k:]
+		}
+		return w.Close()
+	}
+	go func() {
+		for i := 0; ; i++ {
+			_, m, err := sc.Read(ctx)
+			if err != nil {
+				return
+			}
+			if err := send(sc, i, m); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() {
+		for i, m := range msgs {
+			if err := send(cc, i, m); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for i, m := range msgs {
+		_, got, err := cc.Read(ctx)
+		if err != nil {
+			t.Fatalf("echo %d: %v", i, err)
+		}
+		if !bytes.Equal(got, m) {
+			t.Fatalf("echo %d: %d bytes back for %d sent, not the same", i, len(got), len(m))
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mixedMessages(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(3, 4))
+	msgs := jsonEvents(n, 5)
+	for i := range msgs {
+		switch i % 50 {
+		case 7:
+			msgs[i] = bytes.Repeat(msgs[i], 1+rng.IntN(400)) // up to about 130 KiB: compress/flate
+		case 13:
+			msgs[i] = randomMessages(1, rng, 20000)[0]
+		case 21:
+			msgs[i] = msgs[i][:rng.IntN(20)] // below the threshold
+		}
+	}
+	return msgs
+}
+
+func TestTakeoverEcho(t *testing.T) {
+	for _, bits := range []int{0, 8, 11} {
+		t.Run(fmt.Sprint(bits), func(t *testing.T) {
+			o := &CompressionOptions{ContextTakeover: true, MaxWindowBits: bits}
+			sc, cc, _ := compressedPair(t, o, o, -1)
+			if !sc.deflate.sendTakeover || !cc.deflate.sendTakeover || !sc.deflate.recvTakeover || !cc.deflate.recvTakeover {
+				t.Fatalf("takeover not agreed both ways: server %+v, client %+v", *sc.deflate, *cc.deflate)
+			}
+			if sc.deflate.connThreshold() != defaultTakeoverThreshold {
+				t.Errorf("threshold %d under takeover, want %d", sc.deflate.connThreshold(), defaultTakeoverThreshold)
+			}
+			takeoverEcho(t, sc, cc, mixedMessages(3000))
+		})
+	}
+}
+
+// A peer that does not allow takeover gets messages compressed on their own.
+func TestTakeoverRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		server, client *CompressionOptions
+	}{
+		{"server_no_context_takeover", &CompressionOptions{}, &CompressionOptions{ContextTakeover: true}},
+		{"client_no_context_takeover", &CompressionOptions{ContextTakeover: true, NoContextTakeover: true}, &CompressionOptions{ContextTakeover: true}},
+		{"both", &CompressionOptions{NoContextTakeover: true}, &CompressionOptions{ContextTakeover: true, NoContextTakeover: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, cc, _ := compressedPair(t, tc.server, tc.client, -1)
+			if tc.name != "client_no_context_takeover" && cc.deflate.recvTakeover {
+				t.Errorf("client expects the server to use takeover")
+			}
+			if tc.name != "server_no_context_takeover" && cc.deflate.sendTakeover {
+				t.Errorf("client sends with takeover though the server said client_no_context_takeover")
+			}
+			if tc.name != "client_no_context_takeover" && sc.deflate.sendTakeover {
+				t.Errorf("server sends with takeover though it said server_no_context_takeover")
+			}
+			takeoverEcho(t, sc, cc, mixedMessages(500))
+			for _, c := range []*Conn{sc, cc} {
+				if !c.deflate.sendTakeover && c.comp.dz != nil {
+					t.Errorf("a Conn without send takeover holds a deflater")
+				}
+			}
+		})
+	}
+}
+
+// A compressed message that never went out (its context had ended) must
+// not enter the history: the next one may not refer to it.
+func TestTakeoverUnsentMessage(t *testing.T) {
+	o := &CompressionOptions{ContextTakeover: true}
+	sc, cc, _ := compressedPair(t, o, o, -1)
+	ctx := context.Background()
+	first := []byte(`{"type":"trade","symbol":"BTC-USD","price":43125.5}`)
+	if err := cc.Write(ctx, MessageText, first); err != nil {
+		t.Fatal(err)
+	}
+	d := cc.comp.dz
+	before := string(d.buf[:d.n])
+	unsent := bytes.Repeat([]byte("never sent, never in the history "), 20)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := cc.Write(done, MessageText, unsent); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write with an ended context: %v", err)
+	}
+	w, err := cc.Writer(ctx, MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A streamed message whose first frame never went out: compressed
+	// into the sink, then abandoned.
+	w.Write(unsent)
+	cc.writer.ctx = done
+	if err := w.Close(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close of a writer with an ended context: %v", err)
+	}
+	if after := string(d.buf[:d.n]); after != before || cc.comp.dz != d {
+		t.Fatalf("history changed by messages that were not sent: %d bytes before, %d after", len(before), len(after))
+	}
+	// Were the unsent bytes in the history, this would refer to them.
+	for _, m := range [][]byte{unsent, first} {
+		if err := cc.Write(ctx, MessageText, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range [][]byte{first, unsent, first} {
+		_, got, err := sc.Read(ctx)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+	// The deflater goes back to the pool when the Conn ends.
+	cc.CloseNow()
+	if cc.comp.dz != nil || !cc.comp.dzDone {
+		t.Errorf("deflater kept after the Conn ended")
+	}
+	if err := cc.Write(ctx, MessageText, first); err == nil {
+		t.Errorf("Write after CloseNow succeeded")
+	}
+}
+
+func TestTakeoverWriteAllocs(t *testing.T) {
+	skipOverHTTP2(t, "allocation budgets are the library's over TCP; an HTTP/2 stream allocates in net/http")
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under -race; .ci/run checks allocations without it")
+	}
+	for _, client := range []bool{false, true} {
+		c, p := newTestConn(t, client, connConfig{deflate: &deflateConfig{level: 1, threshold: 16, sendWindowBits: 15, recvWindowBits: 15, sendTakeover: true}})
+		go discard(p.nc)
+		msgs := jsonEvents(100, 1)
+		for _, m := range msgs {
+			c.Write(context.Background(), MessageText, m)
+		}
+		i := 0
+		if n := testing.AllocsPerRun(1000, func() { c.Write(context.Background(), MessageText, msgs[i%len(msgs)]); i++ }); n > 0 {
+			t.Errorf("client %v: Write under takeover: %v allocs, want 0", client, n)
+		}
+		if c.comp.dz == nil {
+			t.Errorf("client %v: no deflater", client)
+		}
 	}
 }
