@@ -20,8 +20,9 @@ import (
 // it; a Conn without compression carries a nil pointer instead, which keeps
 // the Conn of the common case small.
 type compression struct {
-	sink deflateSink // frames the compressor's output
-	pos  int         // input bytes since the compressor was last reset
+	threshold int         // the size from which Write compresses (connThreshold)
+	sink      deflateSink // frames the compressor's output
+	pos       int         // input bytes since the compressor was last reset
 	// Under send context takeover: the Conn's deflater (deflater.go),
 	// taken on the first compressed message, and whether it was given
 	// back for good because the Conn ended. The holder of msgMu owns both.
@@ -49,7 +50,11 @@ func (c *Conn) takeover() *deflater {
 // releaseDeflater gives the deflater of an ended Conn back to the pool.
 // Whoever holds msgMu when the Conn ends may be using it, so both sides
 // try: markClosed, if msgMu is free, and every writer that finds the Conn
-// closed after it let go of msgMu (afterWrite). One of them gets it.
+// closed after it let go of msgMu (afterWrite). One of them gets it. Out
+// of line, so that the write path's frame stays small
+// (TestIdleStackAfterEcho).
+//
+//go:noinline
 func (c *Conn) releaseDeflater() {
 	if c.deflate == nil || !c.deflate.sendTakeover || !c.msgMu.tryLock() {
 		return
@@ -142,7 +147,14 @@ func (c *Conn) writeCompressed(ctx context.Context, op opcode, p []byte) error {
 	if large && w.fw != nil && c.takeover() != nil {
 		w.tail = p
 	}
-	return w.finishDeflate(w.deflateWrite(p))
+	err := w.deflateWrite(p)
+	if s := &c.comp.sink; err == nil && w.dz != nil && !s.out && storeBetter(len(p), s.n) {
+		// Incompressible: stored blocks instead, still in one frame.
+		w.dz.rollback()
+		w.dz.begin()
+		s.n = len(w.dz.store((*s.buf)[maxHeaderSize:maxHeaderSize], p))
+	}
+	return w.finishDeflate(err)
 }
 
 // startDeflate takes a compressor and a sink and feeds the compressor

@@ -68,6 +68,7 @@ type deflater struct {
 	mark   int // n when the message began; -1: history before it lost
 	bits   uint64
 	nbits  uint
+	stored bool // the message went out as stored blocks: end adds nothing
 }
 
 // deflaterSize is what a deflater costs.
@@ -86,7 +87,7 @@ func (d *deflater) reset(windowBits int) {
 // out before the next begin.
 func (d *deflater) begin() {
 	d.mark = d.n
-	d.bits, d.nbits = 2, 3
+	d.bits, d.nbits, d.stored = 2, 3, false
 }
 
 // deflaterBound is the most that encode appends for n bytes of input, and
@@ -112,6 +113,10 @@ func (d *deflater) encode(dst, p []byte) []byte {
 // the header of an empty stored block (3 zero bits), and padding to the
 // byte. The stored block's LEN and NLEN, 00 00 FF FF, are left out.
 func (d *deflater) end(dst []byte) []byte {
+	if d.stored {
+		d.stored = false
+		return dst
+	}
 	d.nbits += 10
 	for d.nbits > 0 {
 		dst = append(dst, byte(d.bits))
@@ -138,8 +143,33 @@ func (d *deflater) rollback() {
 	// will change: compress checks every candidate against the bytes.
 }
 
-// absorb puts p, a message sent compressed by other means, into the
-// history: its last window bytes, hashed for later matches.
+// storeBetter reports whether a message of n bytes that encoded to
+// encoded bytes is better sent as stored blocks: random or compressed
+// data, whose bytes take 8.4 bits each in fixed Huffman codes.
+func storeBetter(n, encoded int) bool { return encoded > n+n>>15*5+6 }
+
+// store appends p, the whole message, as stored blocks (RFC 1951, Section
+// 3.2.4) and the header of the empty stored block that ends the message;
+// p enters the history. It is what a message that encode would make
+// larger becomes: called after rollback and begin, instead of encode, and
+// end then adds nothing. dst must have room for deflaterBound(len(p))
+// bytes.
+func (d *deflater) store(dst, p []byte) []byte {
+	d.bits, d.nbits, d.stored = 0, 0, true
+	d.absorb(p)
+	for {
+		k := min(len(p), 65535)
+		dst = append(dst, 0, byte(k), byte(k>>8), ^byte(k), ^byte(k>>8))
+		dst = append(dst, p[:k]...)
+		if p = p[k:]; len(p) == 0 {
+			return append(dst, 0)
+		}
+	}
+}
+
+// absorb puts p, a message sent by other means (compress/flate, stored
+// blocks), into the history: its last window bytes, hashed for later
+// matches.
 func (d *deflater) absorb(p []byte) {
 	if len(p) > d.window {
 		p = p[len(p)-d.window:]
@@ -152,7 +182,6 @@ func (d *deflater) absorb(p []byte) {
 	for i := start; i+deflaterMinMatch <= d.n; i++ {
 		d.table[hash4(d.buf[i:])] = uint16(i + 1)
 	}
-	d.mark = d.n
 }
 
 // slide keeps the last window bytes of the history at the front of buf and

@@ -13,12 +13,16 @@ import (
 	"testing"
 )
 
-// deflaterMessage encodes p as one message with d, as a Conn does.
+// deflaterMessage encodes p as one message with d, as Conn.Write does.
 func deflaterMessage(d *deflater, p []byte) []byte {
 	d.begin()
 	dst := make([]byte, 0, deflaterBound(len(p)))
-	// In pieces, as a streamed Writer feeds it.
 	dst = d.encode(dst, p)
+	if storeBetter(len(p), len(dst)) {
+		d.rollback()
+		d.begin()
+		dst = d.store(dst[:0], p)
+	}
 	return d.end(dst)
 }
 
@@ -128,6 +132,38 @@ func TestDeflaterRoundTrip(t *testing.T) {
 			}
 			checkTakeoverStream(t, bits, sizes)
 		})
+	}
+}
+
+// Random data goes out as stored blocks: at most 6 bytes more than the
+// plaintext, where fixed Huffman codes would take 5% more.
+func TestDeflaterStoresIncompressible(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	d := new(deflater)
+	d.reset(15)
+	for _, n := range []int{200, 5000, 20000, 31 << 10} {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(rng.Uint32())
+		}
+		if z := deflaterMessage(d, p); len(z) > n+6 {
+			t.Errorf("%d random bytes took %d", n, len(z))
+		}
+	}
+	c, peer := newTestConn(t, false, connConfig{deflate: &deflateConfig{level: 1, threshold: 16, sendWindowBits: 15, recvWindowBits: 15, sendTakeover: true}})
+	p := make([]byte, 3000)
+	for i := range p {
+		p[i] = byte(rng.Uint32())
+	}
+	go c.Write(context.Background(), MessageBinary, p)
+	h, payload := peer.recv()
+	if len(payload) > len(p)+6 || h.rsv != rsv1 {
+		t.Errorf("3000 random bytes sent as %d (RSV %#x)", len(payload), h.rsv)
+	}
+	var inf inflater
+	inf.reset(15, false)
+	if got, err := inflateOnce(&inf, append(payload, syncTail[:]...)); err != nil || !bytes.Equal(got, p) {
+		t.Errorf("inflated %d bytes, %v", len(got), err)
 	}
 }
 
@@ -390,5 +426,29 @@ func TestTakeoverWriteAllocs(t *testing.T) {
 		if c.comp.dz == nil {
 			t.Errorf("client %v: no deflater", client)
 		}
+	}
+}
+
+// A Conn that ends while a Writer holds it gives its deflater back when the
+// Writer is closed.
+func TestTakeoverReleasedAfterWriter(t *testing.T) {
+	o := &CompressionOptions{ContextTakeover: true}
+	_, cc, _ := compressedPair(t, o, o, -1)
+	ctx := context.Background()
+	if err := cc.Write(ctx, MessageText, bytes.Repeat([]byte("abc"), 100)); err != nil {
+		t.Fatal(err)
+	}
+	w, err := cc.Writer(ctx, MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("partial"))
+	cc.CloseNow()
+	if cc.comp.dz == nil {
+		t.Fatal("deflater taken while a Writer held the Conn")
+	}
+	w.Close()
+	if cc.comp.dz != nil || !cc.comp.dzDone {
+		t.Errorf("deflater kept after the Writer of an ended Conn closed")
 	}
 }

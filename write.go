@@ -33,7 +33,7 @@ import (
 // its last (a compressed message over 64 KiB), or any cut write over TLS,
 // closes the Conn. See the package doc for the whole contract.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
-	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.deflate.connThreshold())
+	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.comp.threshold)
 }
 
 // WriteUncompressed is Write without compression, whatever was
@@ -436,9 +436,9 @@ func (h *writerHandle) Close() error {
 		return ErrWriterClosed
 	}
 	c := w.c
+	defer c.afterWrite() // after the unlock: see releaseDeflater
 	defer c.msgMu.unlock()
 	defer c.dropWriteBuf()
-	defer c.afterWrite()
 	if w.err != nil {
 		w.end(w.err)
 		return w.err
@@ -505,7 +505,7 @@ func (w *messageWriter) flushBuffered(fin bool) error {
 // close ends the message: the final frame, compressed or not.
 func (w *messageWriter) close() error {
 	c := w.c
-	if !w.compressing() && c.deflate != nil && w.op != opContinuation && w.n >= c.deflate.connThreshold() {
+	if !w.compressing() && c.deflate != nil && w.op != opContinuation && w.n >= c.comp.threshold {
 		w.startDeflate(true)
 	}
 	if w.compressing() {
