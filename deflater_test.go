@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // deflaterMessage encodes p as one message with d, as Conn.Write does.
@@ -450,5 +451,11 @@ func TestTakeoverReleasedAfterWriter(t *testing.T) {
 	w.Close()
 	if cc.comp.dz != nil || !cc.comp.dzDone {
 		t.Errorf("deflater kept after the Writer of an ended Conn closed")
+	}
+}
+
+func TestDeflaterSize(t *testing.T) {
+	if n := unsafe.Sizeof(deflater{}); n > deflaterSize {
+		t.Errorf("a deflater is %d bytes; deflaterSize, which the docs quote, says %d", n, deflaterSize)
 	}
 }
