@@ -25,7 +25,8 @@ import "math/bits"
 // compress/flate, then their tail enters the history (absorb). A message
 // that fixed Huffman codes would make larger (random or compressed data)
 // goes out as stored blocks instead (store): they enter the peer's window
-// as well.
+// as well. A message streamed with Conn.Writer, whose size is not known
+// when compression starts, always goes through the deflater.
 //
 // Matches never reach further than the window: min(2^sendWindowBits, the
 // deflater's own deflaterWindow) and never before the history kept. Only

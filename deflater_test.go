@@ -459,3 +459,39 @@ func TestDeflaterSize(t *testing.T) {
 		t.Errorf("a deflater is %d bytes; deflaterSize, which the docs quote, says %d", n, deflaterSize)
 	}
 }
+
+// A PreparedMessage cannot share a frame compressed on its own with a Conn
+// under send takeover: the peer's window would then hold bytes the
+// deflater's history does not, and later distances would point elsewhere.
+// WritePrepared and Broadcast write it through the Conn instead.
+func TestTakeoverPrepared(t *testing.T) {
+	o := &CompressionOptions{ContextTakeover: true}
+	sc, cc, _ := compressedPair(t, o, o, -1)
+	ctx := context.Background()
+	msgs := jsonEvents(300, 9)
+	go func() {
+		for i, m := range msgs {
+			var err error
+			switch i % 3 {
+			case 0:
+				err = sc.Write(ctx, MessageText, m)
+			case 1:
+				pm, _ := NewPreparedMessage(MessageText, m)
+				err = sc.WritePrepared(ctx, pm)
+			default:
+				pm, _ := NewPreparedMessage(MessageText, m)
+				err = Broadcast(ctx, []*Conn{sc}, pm)
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i, m := range msgs {
+		_, got, err := cc.Read(ctx)
+		if err != nil || !bytes.Equal(got, m) {
+			t.Fatalf("message %d: %q, %v; want %q", i, got, err, m)
+		}
+	}
+}

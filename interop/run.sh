@@ -120,7 +120,11 @@ log "Python $("$PY" -c 'import platform; print(platform.python_version())'), web
 start() {
 	local name=$1 i
 	shift
-	"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	# Created here, not by the redirection in the background child: the
+	# loop below may read them before the child has run.
+	: >"$TMP/$name.out"
+	: >"$TMP/$name.err"
+	"$@" >>"$TMP/$name.out" 2>>"$TMP/$name.err" &
 	PIDS+=($!)
 	for i in $(seq 1 150); do
 		PORT=$(sed -n 's/^listening.*[^0-9]\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out" | head -1)
