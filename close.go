@@ -176,6 +176,7 @@ func (c *Conn) markClosed(cause error) bool {
 	})
 	if ok {
 		c.detach()
+		c.releaseDeflater()
 		if c.closeHook != nil {
 			c.closeHook()
 		}

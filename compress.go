@@ -11,6 +11,29 @@ import (
 
 const defaultCompressionThreshold = 128
 
+// defaultTakeoverThreshold is the default threshold under send context
+// takeover: a message that repeats parts of the ones before it shrinks to a
+// few bytes even when short, and a fixed-Huffman block has no header to
+// pay for, so compression starts much lower.
+const defaultTakeoverThreshold = 16
+
+// lowerThreshold lowers the default threshold of a Conn once send
+// takeover is agreed; a Threshold set in the options is kept.
+func (cfg *deflateConfig) lowerThreshold(o *CompressionOptions) {
+	if cfg.sendTakeover && o.Threshold == 0 {
+		cfg.takeoverThreshold = defaultTakeoverThreshold
+	}
+}
+
+// connThreshold is the size from which a Conn compresses a message. The
+// Engine, which compresses every message on its own, keeps threshold.
+func (cfg *deflateConfig) connThreshold() int {
+	if cfg.sendTakeover && cfg.takeoverThreshold > 0 {
+		return cfg.takeoverThreshold
+	}
+	return cfg.threshold
+}
+
 // deflateParams are the parameters of one permessage-deflate offer or
 // response (RFC 7692, Section 7.1). A window of 0 means the parameter is
 // absent; -1 means present without a value (client_max_window_bits in an
@@ -203,12 +226,15 @@ func windowBits(q extensionParam) (int, bool) {
 // deflateConfig is what a Conn needs to know about the negotiated
 // permessage-deflate.
 type deflateConfig struct {
-	level          int
-	threshold      int
-	sendWindowBits int  // the window our compressor must stay within
-	sendTakeover   bool // compress with the history of earlier messages
-	recvTakeover   bool // the peer may use context takeover: keep a dictionary
-	recvWindowBits int  // how much history the peer may refer to
+	level     int
+	threshold int // for messages compressed on their own
+	// takeoverThreshold, if not 0, is what a Conn compresses from under
+	// send takeover (connThreshold).
+	takeoverThreshold int
+	sendWindowBits    int  // the window our compressor must stay within
+	sendTakeover      bool // compress with the history of earlier messages
+	recvTakeover      bool // the peer may use context takeover: keep a dictionary
+	recvWindowBits    int  // how much history the peer may refer to
 }
 
 func newDeflateConfig(o *CompressionOptions) *deflateConfig {
@@ -254,6 +280,7 @@ func acceptDeflate(values []string, o *CompressionOptions) (string, *deflateConf
 		resp := "permessage-deflate"
 		if o.ContextTakeover && !offer.serverNoContextTakeover {
 			cfg.sendTakeover = true
+			cfg.lowerThreshold(o)
 		} else {
 			resp += "; server_no_context_takeover"
 		}
@@ -319,6 +346,7 @@ func checkDeflateResponse(values []string, o *CompressionOptions) (*deflateConfi
 	cfg := newDeflateConfig(o)
 	cfg.recvTakeover = !p.serverNoContextTakeover
 	cfg.sendTakeover = o.ContextTakeover && !p.clientNoContextTakeover
+	cfg.lowerThreshold(o)
 	if p.serverMaxWindowBits > 0 {
 		cfg.recvWindowBits = p.serverMaxWindowBits
 	} else {

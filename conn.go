@@ -167,7 +167,7 @@ func newConn(nc net.Conn, cfg connConfig, buffered []byte) *Conn {
 	c.recv.client = cfg.client
 	if cfg.deflate != nil {
 		c.deflate = cfg.deflate
-		c.comp = &compression{}
+		c.comp = &compression{threshold: cfg.deflate.connThreshold()}
 		c.recv.deflate = true
 		c.recv.takeover = cfg.deflate.recvTakeover
 		c.recv.window = uint8(cfg.deflate.recvWindowBits)

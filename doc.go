@@ -150,7 +150,8 @@
 // machines, the receiver (what a received frame means: continuation,
 // limits, fragment cap, UTF-8, close frames) and the sender (what may be
 // sent when); mask.go, utf8.go, inflate.go with inflate_huffman.go (a
-// DEFLATE decoder that can stop at any byte and resume) and status.go
+// DEFLATE decoder that can stop at any byte and resume), deflater.go (the
+// bounded encoder of outgoing messages under context takeover) and status.go
 // (close codes and payloads) are what they use. Every transport drives the
 // same core: a TCP or TLS connection, an HTTP/2 stream, the browser.
 //

@@ -102,14 +102,18 @@ func optionError(field string, v any, why string) error {
 // browser they are ignored (the browser negotiates compression itself),
 // though Dial still checks them for range.
 //
-// Memory. A Conn never keeps compression state of its own between
-// messages: outgoing messages are compressed with a pooled flate.Writer
-// that is reset for every message (the RFC allows a sender to ignore the
-// history it may keep, and this endpoint always announces it does), and
-// incoming ones are inflated with a pooled reader. Only when the peer keeps
-// its compression context across messages does the Conn keep the last
-// window of inflated data as the dictionary for the next message: at most
-// 2^window bytes (32 KiB by default, 512 bytes with MaxWindowBits 9).
+// Memory. Without ContextTakeover a Conn keeps no compressor state of its
+// own between messages: outgoing messages are compressed with a pooled
+// flate.Writer that is reset for every message (the RFC allows a sender to
+// ignore the history it may keep, and this endpoint then announces it
+// does), and incoming ones are inflated with a pooled reader. With
+// ContextTakeover, once the peer agreed, the Conn holds a deflater of
+// about 16 KiB (a 4 KiB history, its buffer and a hash table; see
+// deflater.go) from its first compressed message until it ends. Only when
+// the peer keeps its compression context across messages does the Conn
+// keep the last window of inflated data as the dictionary for the next
+// message: at most 2^window bytes (32 KiB by default, 512 bytes with
+// MaxWindowBits 9).
 type CompressionOptions struct {
 	// Level is the compress/flate level for outgoing messages. Zero means
 	// flate.BestSpeed, the usual choice for messaging; levels 2 to 9 clear
@@ -118,8 +122,10 @@ type CompressionOptions struct {
 	Level int
 
 	// Threshold is the size below which a message is sent uncompressed.
-	// Zero means 128 bytes; compressing a few bytes costs more than it
-	// saves.
+	// Zero means 128 bytes, or 16 bytes when outgoing messages are
+	// compressed with context takeover: compressing a few bytes on their
+	// own costs more than it saves, while with the history of the earlier
+	// messages a short message that repeats them shrinks to a few bytes.
 	Threshold int
 
 	// NoContextTakeover asks the peer to compress every message on its own
@@ -131,9 +137,14 @@ type CompressionOptions struct {
 	// ContextTakeover compresses outgoing messages with the history of the
 	// earlier ones, when the peer allows it (RFC 7692, Section 7.1.1): on
 	// a stream of small similar messages (JSON events, say) that shrinks
-	// them much more than compressing each on its own. It costs a
-	// compressor per connection for the connection's life, of bounded
-	// size: see deflater.go for the figures. Off by default.
+	// them much more than compressing each on its own: 200-byte JSON
+	// events to about 31% of their size instead of 68%, in a tenth of the
+	// CPU time. It costs a compressor per connection for the connection's
+	// life, of bounded size (about 16 KiB, whatever the window): see
+	// deflater.go for the figures. Messages of 32 KiB and more still go
+	// through compress/flate. A PreparedMessage is then compressed for each
+	// connection (see PreparedMessage). The Engine's connections compress
+	// every message on its own either way. Off by default.
 	ContextTakeover bool
 
 	// MaxWindowBits (8 to 15) limits the history window the peer may use

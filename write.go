@@ -33,7 +33,7 @@ import (
 // its last (a compressed message over 64 KiB), or any cut write over TLS,
 // closes the Conn. See the package doc for the whole contract.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
-	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.deflate.threshold)
+	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.comp.threshold)
 }
 
 // WriteUncompressed is Write without compression, whatever was
@@ -75,6 +75,9 @@ func (c *Conn) write(ctx context.Context, typ MessageType, p []byte, compress bo
 		}
 	}
 	c.msgMu.unlock()
+	if compress {
+		c.afterWrite()
+	}
 	return err
 }
 
@@ -407,7 +410,11 @@ type messageWriter struct {
 	op  opcode        // opcode of the next frame: the type, then continuation
 	n   int           // bytes collected in c.wbuf[maxHeaderSize:]
 	err error         // a frame of the message could not be sent
-	fw  *flate.Writer // non-nil while compressing this message
+	fw  *flate.Writer // non-nil while compressing this message with compress/flate
+	dz  *deflater     // non-nil while compressing it with the Conn's deflater (send takeover)
+	// tail is a message compressed with fw under send takeover, which
+	// enters the deflater's history once sent.
+	tail []byte
 }
 
 // writerHandle is what Writer returns: one per message, so that a writer
@@ -440,17 +447,18 @@ func (h *writerHandle) Close() error {
 		return ErrWriterClosed
 	}
 	c := w.c
+	defer c.afterWrite() // after the unlock: see releaseDeflater
 	defer c.msgMu.unlock()
 	defer c.dropWriteBuf()
 	if w.err != nil {
-		w.abandon()
+		w.end(w.err)
 		return w.err
 	}
 	return w.close()
 }
 
 func (w *messageWriter) write(p []byte) (int, error) {
-	if w.fw != nil {
+	if w.compressing() {
 		if err := w.deflateWrite(p); err != nil {
 			return 0, err
 		}
@@ -466,7 +474,7 @@ func (w *messageWriter) write(p []byte) (int, error) {
 	for len(p) > 0 {
 		if canDeflate && w.n+len(p) > len(buf) {
 			// Too much for one frame: compress from here on.
-			w.startDeflate()
+			w.startDeflate(true)
 			if err := w.deflateWrite(p); err != nil {
 				return written, err
 			}
@@ -508,10 +516,10 @@ func (w *messageWriter) flushBuffered(fin bool) error {
 // close ends the message: the final frame, compressed or not.
 func (w *messageWriter) close() error {
 	c := w.c
-	if w.fw == nil && c.deflate != nil && w.op != opContinuation && w.n >= c.deflate.threshold {
-		w.startDeflate()
+	if !w.compressing() && c.deflate != nil && w.op != opContinuation && w.n >= c.comp.threshold {
+		w.startDeflate(true)
 	}
-	if w.fw != nil {
+	if w.compressing() {
 		return w.finishDeflate(nil)
 	}
 	return w.flushBuffered(true)

@@ -120,7 +120,11 @@ log "Python $("$PY" -c 'import platform; print(platform.python_version())'), web
 start() {
 	local name=$1 i
 	shift
-	"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	# Created here, not by the redirection in the background child: the
+	# loop below may read them before the child has run.
+	: >"$TMP/$name.out"
+	: >"$TMP/$name.err"
+	"$@" >>"$TMP/$name.out" 2>>"$TMP/$name.err" &
 	PIDS+=($!)
 	for i in $(seq 1 150); do
 		PORT=$(sed -n 's/^listening.*[^0-9]\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out" | head -1)
@@ -180,7 +184,11 @@ log "examples/echo -compress $ECHO_Z, -compress-window 9 $ECHO_Z_W9, -compress-n
 # compression="deflate") for python. The Go client always offers
 # "permessage-deflate; client_no_context_takeover; client_max_window_bits",
 # plus server_max_window_bits=N with -compress-window N and
-# server_no_context_takeover with -compress-no-context-takeover.
+# server_no_context_takeover with -compress-no-context-takeover; with
+# -compress-context-takeover it leaves out client_no_context_takeover and
+# compresses with context takeover unless the server answers it (the go-takeover
+# configurations: our messages refer to earlier ones; node_server.js checks
+# every distance against client_max_window_bits).
 GO_DEFLATE_NODE=(
 	'default|{}|-big|permessage-deflate; client_no_context_takeover'
 	'windows-10-9|{"serverMaxWindowBits":10,"clientMaxWindowBits":9}||permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9'
@@ -188,6 +196,10 @@ GO_DEFLATE_NODE=(
 	'no-context-takeover|{"serverNoContextTakeover":true,"clientNoContextTakeover":true}||permessage-deflate; server_no_context_takeover; client_no_context_takeover'
 	'go-asks-window-9-no-takeover|{}|-compress-window 9 -compress-no-context-takeover|permessage-deflate; client_no_context_takeover; server_no_context_takeover; server_max_window_bits=9'
 	'go-asks-window-8|{}|-compress-window 8|permessage-deflate; client_no_context_takeover; server_max_window_bits=8'
+	'go-takeover|{}|-compress-context-takeover|permessage-deflate'
+	'go-takeover-window-9|{"clientMaxWindowBits":9}|-compress-context-takeover|permessage-deflate; client_max_window_bits=9'
+	'go-takeover-window-8|{"clientMaxWindowBits":8}|-compress-context-takeover|permessage-deflate; client_max_window_bits=8'
+	'go-takeover-refused|{"clientNoContextTakeover":true}|-compress-context-takeover|permessage-deflate; client_no_context_takeover'
 )
 GO_DEFLATE_PYTHON=(
 	'default|default|-big|permessage-deflate; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12'
@@ -195,6 +207,9 @@ GO_DEFLATE_PYTHON=(
 	'no-context-takeover-window-10|server_no_context_takeover=true,client_no_context_takeover=true,server_max_window_bits=10||permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10'
 	'go-asks-window-9|client_max_window_bits=9|-compress-window 9 -compress-no-context-takeover|permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9'
 	'go-asks-window-8-declined|default|-compress-window 8|none'
+	'go-takeover|default|-compress-context-takeover|permessage-deflate; server_max_window_bits=12; client_max_window_bits=12'
+	'go-takeover-window-9|client_max_window_bits=9|-compress-context-takeover|permessage-deflate; client_max_window_bits=9'
+	'go-takeover-refused|client_no_context_takeover=true|-compress-context-takeover|permessage-deflate; client_no_context_takeover'
 )
 declare -A DEFLATE_URL
 for cfg in "${GO_DEFLATE_NODE[@]}"; do

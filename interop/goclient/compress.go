@@ -21,7 +21,8 @@ import (
 var compressSizes = []int{0, 1, 200, 4096, 65536, 1 << 20, 16 << 20}
 
 // compressThreshold is the library's default CompressionOptions.Threshold:
-// shorter messages go out uncompressed.
+// shorter messages go out uncompressed. With ContextTakeover agreed it is
+// 16 bytes (session.threshold).
 const compressThreshold = 128
 
 // makeJSON returns compressible JSON-like text with multi-byte UTF-8, exactly
@@ -103,7 +104,11 @@ type session struct {
 	path   string
 	header string // the server's Sec-WebSocket-Extensions
 	sent   int    // messages sent
-	big    int    // of which at least compressThreshold bytes long
+	big    int    // of which at least threshold bytes long
+	// threshold is the size from which the library compresses: lower
+	// when we compress with context takeover (the server did not answer
+	// client_no_context_takeover).
+	threshold int
 }
 
 func (s *session) write(ctx context.Context, typ websocket.MessageType, p []byte) error {
@@ -113,7 +118,7 @@ func (s *session) write(ctx context.Context, typ websocket.MessageType, p []byte
 
 func (s *session) count(n int) {
 	s.sent++
-	if n >= compressThreshold {
+	if n >= s.threshold {
 		s.big++
 	}
 }
@@ -142,7 +147,11 @@ func (t *tester) dialCompressed(ctx context.Context, prefix string, readLimit in
 		}
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	return &session{c: c, path: path, header: resp.Header.Get("Sec-WebSocket-Extensions")}, nil
+	s := &session{c: c, path: path, header: resp.Header.Get("Sec-WebSocket-Extensions"), threshold: compressThreshold}
+	if t.compression.ContextTakeover && s.header != "" && !strings.Contains(s.header, "client_no_context_takeover") {
+		s.threshold = 16
+	}
+	return s, nil
 }
 
 // checkReport closes s with 1000 and checks what the server saw: the close,
@@ -168,7 +177,7 @@ func (t *tester) checkReport(ctx context.Context, s *session) error {
 			return fmt.Errorf("server's wire check of our frames: %d window violations, RSV1 on %d continuations, %s", d.Violations, d.RSVOnContinuation, strings.Join(d.Errors, "; "))
 		}
 		if s.header != "" && (d.Compressed != s.big || d.Uncompressed != s.sent-s.big) {
-			return fmt.Errorf("server saw %d compressed and %d uncompressed messages, want %d and %d (threshold %d bytes)", d.Compressed, d.Uncompressed, s.big, s.sent-s.big, compressThreshold)
+			return fmt.Errorf("server saw %d compressed and %d uncompressed messages, want %d and %d (threshold %d bytes)", d.Compressed, d.Uncompressed, s.big, s.sent-s.big, s.threshold)
 		}
 		if s.header == "" && d.Compressed > 0 {
 			return fmt.Errorf("server saw %d compressed messages on a connection without compression", d.Compressed)
@@ -237,6 +246,20 @@ func (t *tester) runCompress() {
 			return s.roundTrip(ctx, websocket.MessageBinary, makeBinary(n))
 		})
 	}
+
+	step("json-event-stream", 30*time.Second, func(ctx context.Context, s *session) error {
+		// 2000 small JSON events of varying values, each echoed: with
+		// ContextTakeover our messages refer to the ones before them.
+		rng := rand.New(rand.NewPCG(11, 12))
+		for i := range 2000 {
+			ev := fmt.Appendf(nil, `{"type":"trade","symbol":"%s","price":%.1f,"qty":%.3f,"ts":%d,"side":"%s"}`,
+				[]string{"BTC-USD", "ETH-USD", "SOL-USD"}[rng.IntN(3)], 40000+rng.Float64()*5000, rng.Float64(), 1733097600000+rng.Int64N(1e6), []string{"buy", "sell"}[rng.IntN(2)])
+			if err := s.roundTrip(ctx, websocket.MessageText, ev[:rng.IntN(len(ev)+1)]); err != nil {
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+		}
+		return nil
+	})
 
 	step("window-edge-periods", 20*time.Second, func(ctx context.Context, s *session) error {
 		// Random blocks repeated with a period of our window and one byte

@@ -68,6 +68,7 @@ func main() {
 	level := flag.Int("compress-level", 0, "with -compress: CompressionOptions.Level")
 	wantExt := flag.String("want-ext", "", "with -compress: the Sec-WebSocket-Extensions response expected, compared parameter by parameter; \"none\" for no extension")
 	big := flag.Bool("big", false, "with -compress: echo 16 MiB messages too")
+	takeover := flag.Bool("compress-context-takeover", false, "with -compress: CompressionOptions.ContextTakeover (our messages refer to earlier ones, and the offer drops client_no_context_takeover)")
 	flag.Parse()
 	if !strings.HasPrefix(*url, "ws://") {
 		fmt.Fprintln(os.Stderr, "goclient: -url ws://HOST:PORT is required")
@@ -76,7 +77,7 @@ func main() {
 	base := strings.TrimRight(*url, "/")
 	t := &tester{base: base, report: "http://" + strings.TrimPrefix(base, "ws://"), suite: *name}
 	if *compress {
-		t.compression = &websocket.CompressionOptions{MaxWindowBits: *window, NoContextTakeover: *noContext, Level: *level}
+		t.compression = &websocket.CompressionOptions{MaxWindowBits: *window, NoContextTakeover: *noContext, Level: *level, ContextTakeover: *takeover}
 		t.wantExt = *wantExt
 		t.big = *big
 		t.runCompress()
