@@ -223,6 +223,8 @@ class Peer {
   onControl(opcode, payload) {
     if (opcode === OP.ping) {
       this.writeFrame(OP.pong, payload, true, false);
+    } else if (opcode === OP.pong) {
+      if (this.onPong) this.onPong(payload);
     } else if (opcode === OP.close) {
       let code = 1005;
       let reason = '';
@@ -238,12 +240,15 @@ class Peer {
           // Echo the code (RFC 6455, Section 5.5.1), then end our side.
           this.sendClose(code === 1005 ? undefined : code, reason);
         }
-        if (this.client) {
-          // The server ends the stream; a client waits for it briefly.
-          setTimeout(() => this.stream.end(), 2000).unref();
-        } else {
-          this.stream.end();
-        }
+        // After the close frame (sends are queued on sendChain).
+        this.sendChain.then(() => {
+          if (this.client) {
+            // The server ends the stream; a client waits for it briefly.
+            setTimeout(() => this.stream.end(), 2000).unref();
+          } else {
+            this.stream.end();
+          }
+        });
         this.wake();
       });
     }
