@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Interop tests: this library (examples/echo, examples/client,
-# interop/goclient) against implementations written elsewhere: the Node "ws"
-# package, Python "websockets" and a real headless Chromium, without and with
-# permessage-deflate compression (RFC 7692).
+# interop/goclient, interop/h2page) against implementations written
+# elsewhere: the Node "ws" package, Python "websockets" and a real headless
+# Chromium, without and with permessage-deflate compression (RFC 7692); and
+# WebSockets over HTTP/2 (RFC 8441) against Node's http2, Chromium and
+# Firefox ESR (section 8).
 #
 #   bash interop/run.sh
 #
@@ -128,7 +130,9 @@ start() {
 	"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	PIDS+=($!)
 	for i in $(seq 1 150); do
-		PORT=$(sed -n 's/^listening.*[^0-9]\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out" | head -1)
+		# The file may not exist yet (the server's redirection is opened
+		# after the fork): not an error under pipefail and -e.
+		PORT=$(sed -n 's/^listening.*[^0-9]\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out" 2>/dev/null | head -1) || true
 		if [ -n "$PORT" ]; then
 			return 0
 		fi
@@ -508,6 +512,54 @@ done
 
 suite h2-browser-chromium 240 node browser_h2.js chromium h2-browser/chromium "$H2PAGE_CHROMIUM"
 suite h2-browser-firefox 300 node browser_h2.js firefox h2-browser/firefox "$H2PAGE_FIREFOX"
+# The control: without the setting Chromium's WebSockets go over HTTP/1.1,
+# and the browser check above must say so (it would not catch a fallback
+# otherwise).
+start h2page-off "$TMP/h2page" -addr 127.0.0.1:0
+run_suite h2-browser-control 240 node browser_h2.js chromium h2-browser-control "https://127.0.0.1:$PORT"
+if grep -q '^FAIL h2-browser-control/server-every-websocket-over-http2: .*HTTP/1.1' "$TMP/h2-browser-control.out" &&
+	grep -q '^ok   h2-browser-control/close-1000-and-4000' "$TMP/h2-browser-control.out"; then
+	ok "h2-browser/control-without-setting-is-seen-as-http1"
+else
+	fail "h2-browser/control-without-setting-is-seen-as-http1" "$(grep -E 'over-http2|^FAIL' "$TMP/h2-browser-control.out" | head -3 | tr '\n' ' ')"
+fi
+
+# examples/echo -tls shuts down gracefully over HTTP/2 too: the open
+# WebSocket gets 1001, the connection GOAWAY, and the server exits 0
+# (http.Server.Shutdown waits for HTTP/2 streams, i.e. WebSocket handlers).
+start echo-h2-shutdown env "$XC" "$TMP/echo" -addr 127.0.0.1:0 -tls
+H2_SHUT_PID=${PIDS[-1]}
+log "h2-echo-shutdown"
+node node_h2_hold.js "https://127.0.0.1:$PORT/h2-shutdown" >"$TMP/h2-shutdown.out" 2>&1 &
+WATCHER=$!
+PIDS+=("$WATCHER")
+for i in $(seq 1 100); do
+	grep -q '^open' "$TMP/h2-shutdown.out" && break
+	sleep 0.1
+done
+kill -INT "$H2_SHUT_PID"
+for i in $(seq 1 150); do
+	kill -0 "$H2_SHUT_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$H2_SHUT_PID" 2>/dev/null; then
+	fail "h2-echo-shutdown/exits" "still running 15 s after SIGINT"
+else
+	rc=0
+	wait "$H2_SHUT_PID" || rc=$?
+	if [ "$rc" -eq 0 ]; then ok "h2-echo-shutdown/exits-0"; else fail "h2-echo-shutdown/exits-0" "exit status $rc"; fi
+fi
+wait "$WATCHER" 2>/dev/null || true
+if grep -q '^close 1001' "$TMP/h2-shutdown.out"; then
+	ok "h2-echo-shutdown/client-got-1001"
+else
+	fail "h2-echo-shutdown/client-got-1001" "client saw: $(tr '\n' ' ' <"$TMP/h2-shutdown.out")"
+fi
+if grep -q '^goaway' "$TMP/h2-shutdown.out"; then
+	ok "h2-echo-shutdown/client-got-goaway"
+else
+	fail "h2-echo-shutdown/client-got-goaway" "client saw: $(tr '\n' ' ' <"$TMP/h2-shutdown.out")"
+fi
 
 # 7. examples/echo shuts down gracefully: open connections get 1001.
 log "echo-shutdown"
