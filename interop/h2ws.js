@@ -209,6 +209,9 @@ class Peer {
 
   deliver(m) {
     const data = Buffer.concat(m.parts);
+    // The message as it was on the wire, for deflate_check.js's
+    // MessageChecker (RSV1 on a continuation never gets here).
+    if (this.onWireMessage) this.onWireMessage({ opcode: m.opcode, compressed: m.compressed, frames: m.parts.length, payload: data, rsvOnContinuation: 0 });
     this.chain = this.chain.then(async () => {
       let payload = data;
       if (m.compressed) payload = await zflush(this.inflater, Buffer.concat([data, TAIL]));

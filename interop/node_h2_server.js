@@ -25,7 +25,9 @@
 //
 // The report server answers GET /__report/<path without leading slash>
 // with JSON {"closed","code","reason","pong","messages","wire":0,
-// "extensions","session","compressed"} for the last WebSocket on /<path>
+// "extensions","session","compressed","deflate"} for the last WebSocket on
+// /<path> ("deflate" with --deflate: the client's messages as they were on
+// the wire, checked by deflate_check.js as node_server.js does)
 // (waiting up to 3 s for it to close), and GET /__sessions with
 // {"sessions":n,"streams":n,"websockets":{"<session>":n}}.
 
@@ -33,6 +35,7 @@ const http = require('http');
 const http2 = require('http2');
 const fs = require('fs');
 const { Peer, parseExtensions } = require('./h2ws');
+const { MessageChecker } = require('./deflate_check');
 
 let port = 0;
 let tls = null;
@@ -131,6 +134,24 @@ server.on('stream', (stream, headers) => {
   const rec = { closed: false, code: null, reason: '', pong: false, messages: 0, wire: 0, extensions: neg ? neg.response : '', session: sessionNumber, compressed: 0 };
   records.set(path, rec);
   const peer = new Peer(stream, { client: false, deflate: neg ? neg.deflate : null });
+  if (neg) {
+    // Our side of the client's compression: its window (15: the answer
+    // never lowers it) and whether it may refer to earlier messages.
+    const checker = new MessageChecker(15, !/client_no_context_takeover/.test(neg.response));
+    const d = { compressed: 0, uncompressed: 0, maxDist: 0, violations: 0, rsvOnContinuation: 0, errors: [] };
+    rec.deflate = d;
+    peer.onWireMessage = (m) => {
+      checker.onMessage(m);
+      const r = checker.results.shift();
+      if (r.compressed) d.compressed++; else d.uncompressed++;
+      d.maxDist = Math.max(d.maxDist, r.maxDist || 0);
+      if (r.violations) {
+        d.violations += r.violations;
+        if (d.errors.length < 5) d.errors.push(`message ${d.compressed + d.uncompressed}: distance ${r.firstViolation.dist} at output byte ${r.firstViolation.at}, window ${r.firstViolation.window}`);
+      }
+      if (r.error && d.errors.length < 5) d.errors.push(`message ${d.compressed + d.uncompressed}: ${r.error}`);
+    };
+  }
   const pingPayload = Buffer.from('srv-ping:' + path);
   peer.onPong = (data) => {
     if (Buffer.compare(data, pingPayload) === 0) rec.pong = true;
