@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Interop tests: this library (examples/echo, examples/client,
-# interop/goclient) against implementations written elsewhere: the Node "ws"
-# package, Python "websockets" and a real headless Chromium, without and with
-# permessage-deflate compression (RFC 7692).
+# interop/goclient, interop/h2page) against implementations written
+# elsewhere: the Node "ws" package, Python "websockets" and a real headless
+# Chromium, without and with permessage-deflate compression (RFC 7692); and
+# WebSockets over HTTP/2 (RFC 8441) against Node's http2, Chromium and
+# Firefox ESR (section 8).
 #
 #   bash interop/run.sh
 #
@@ -56,16 +58,21 @@ as_root() {
 
 # ---- installs ------------------------------------------------------------
 
-if [ ! -x /usr/bin/chromium ]; then
-	log "installing Debian chromium"
+APT_PKGS=()
+[ -x /usr/bin/chromium ] || APT_PKGS+=(chromium)
+# Firefox ESR: its WebSockets over HTTP/2 (RFC 8441) in the h2 suites.
+[ -x /usr/bin/firefox-esr ] || APT_PKGS+=(firefox-esr)
+command -v openssl >/dev/null || APT_PKGS+=(openssl)
+if [ "${#APT_PKGS[@]}" -gt 0 ]; then
+	log "installing Debian ${APT_PKGS[*]}"
 	as_root apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >"$TMP/apt.log" 2>&1 ||
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${APT_PKGS[@]}" >"$TMP/apt.log" 2>&1 ||
 		{ tail -20 "$TMP/apt.log"; exit 1; }
 fi
 
 cd "$HERE"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
-	! node -e 'require("ws"); require("playwright-core")' 2>/dev/null; then
+	! node -e 'require("ws"); require("playwright-core"); require("puppeteer-core")' 2>/dev/null; then
 	log "npm ci"
 	npm ci --no-audit --no-fund --loglevel=error >"$TMP/npm.log" 2>&1 || { cat "$TMP/npm.log"; exit 1; }
 fi
@@ -99,7 +106,7 @@ if ! CGO_ENABLED=1 go build -race -o "$TMP/race-probe" ./examples/echo >/dev/nul
 else
 	export CGO_ENABLED=1
 fi
-for prog in examples/echo examples/client examples/chat interop/goclient; do
+for prog in examples/echo examples/client examples/chat interop/goclient interop/h2page; do
 	if ! go build $RACE -o "$TMP/$(basename "$prog")" "./$prog" >"$TMP/build.log" 2>&1; then
 		sed 's/^/  | /' "$TMP/build.log"
 		fail "build/$prog" "go build failed"
@@ -110,7 +117,7 @@ cd "$HERE"
 
 log "$(go version | cut -d' ' -f3-)"
 log "node $(node --version), ws $(node -p 'require("ws/package.json").version'), playwright-core $(node -p 'require("playwright-core/package.json").version')"
-log "$(/usr/bin/chromium --version 2>/dev/null | head -1)"
+log "$(/usr/bin/chromium --version 2>/dev/null | head -1), $(/usr/bin/firefox-esr --version 2>/dev/null | head -1), puppeteer-core $(node -p 'require("puppeteer-core/package.json").version')"
 log "Python $("$PY" -c 'import platform; print(platform.python_version())'), websockets $("$PY" -c 'import websockets; print(websockets.__version__)')"
 
 # ---- servers -------------------------------------------------------------
@@ -127,7 +134,9 @@ start() {
 	"$@" >>"$TMP/$name.out" 2>>"$TMP/$name.err" &
 	PIDS+=($!)
 	for i in $(seq 1 150); do
-		PORT=$(sed -n 's/^listening.*[^0-9]\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out" | head -1)
+		# The file may not exist yet (the server's redirection is opened
+		# after the fork): not an error under pipefail and -e.
+		PORT=$(sed -n 's/^listening.*[^0-9]\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out" 2>/dev/null | head -1) || true
 		if [ -n "$PORT" ]; then
 			return 0
 		fi
@@ -414,6 +423,159 @@ for target in "default|echo-z|permessage-deflate; server_no_context_takeover" \
 	fi
 done
 
+# 8. WebSockets over HTTP/2 (RFC 8441). Our servers need the process
+# started with GODEBUG=http2xconnect=1 (net/http's only switch in Go 1.26).
+#   h2-node-client/*:  Node's http2 client (node_h2_client.js, framing by
+#                      h2ws.js) -> examples/echo -tls / -h2c (-compress), all
+#                      on one HTTP/2 session: the server must log one TCP
+#                      connection and only HTTP/2 WebSockets;
+#   h2-go-client/*:    goclient -http2 (one HTTP2Pool) -> node_h2_server.js
+#                      over TLS and h2c, with and without compression; the
+#                      server must have seen one session for the whole run;
+#   cli-client-h2/*:   examples/client -http2 -> examples/echo -tls (-cert,
+#                      -key), Node's http2 server, and a server without the
+#                      setting (falls back to HTTP/1.1);
+#   h2-browser/*:      Chromium and Firefox load a page from interop/h2page
+#                      and open WebSockets on the same origin; the server
+#                      must have seen every one over HTTP/2.
+log "h2: starting servers"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+	-addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' -keyout "$TMP/h2key.pem" -out "$TMP/h2cert.pem" >"$TMP/openssl.log" 2>&1 ||
+	{ cat "$TMP/openssl.log"; fail "h2/certificate" "openssl req failed"; finish; }
+XC=GODEBUG=http2xconnect=1
+start echo-h2 env "$XC" "$TMP/echo" -addr 127.0.0.1:0 -tls -v
+ECHO_H2=https://127.0.0.1:$PORT
+start echo-h2c env "$XC" "$TMP/echo" -addr 127.0.0.1:0 -h2c -v
+ECHO_H2C=http://127.0.0.1:$PORT
+start echo-h2-z env "$XC" "$TMP/echo" -addr 127.0.0.1:0 -tls -v -compress
+ECHO_H2_Z=https://127.0.0.1:$PORT
+start echo-h2c-z env "$XC" "$TMP/echo" -addr 127.0.0.1:0 -h2c -v -compress
+ECHO_H2C_Z=http://127.0.0.1:$PORT
+start echo-h2-cert env "$XC" "$TMP/echo" -addr 127.0.0.1:0 -tls -cert "$TMP/h2cert.pem" -key "$TMP/h2key.pem" -v -stream
+ECHO_H2_CERT=wss://127.0.0.1:$PORT
+start echo-h2-off "$TMP/echo" -addr 127.0.0.1:0 -tls -v
+ECHO_H2_OFF=wss://127.0.0.1:$PORT
+declare -A H2_NODE H2_REPORT
+for cfg in "tls|--tls $TMP/h2cert.pem $TMP/h2key.pem|wss" "h2c||ws" "tls-deflate|--tls $TMP/h2cert.pem $TMP/h2key.pem --deflate|wss" "h2c-deflate|--deflate|ws"; do
+	IFS='|' read -r name flags scheme <<<"$cfg"
+	# shellcheck disable=SC2086 # flags are words
+	start "node-h2-server-$name" node node_h2_server.js 0 $flags
+	H2_NODE[$name]=$scheme://127.0.0.1:$PORT
+	H2_REPORT[$name]=$(sed -n 's/^report //p' "$TMP/node-h2-server-$name.out")
+done
+start h2page-chromium env "$XC" "$TMP/h2page" -addr 127.0.0.1:0
+H2PAGE_CHROMIUM=https://127.0.0.1:$PORT
+start h2page-firefox env "$XC" "$TMP/h2page" -addr 127.0.0.1:0
+H2PAGE_FIREFOX=https://127.0.0.1:$PORT
+log "examples/echo -tls $ECHO_H2, -h2c $ECHO_H2C, node http2 servers ${H2_NODE[*]}, h2page $H2PAGE_CHROMIUM $H2PAGE_FIREFOX"
+
+for target in "tls|$ECHO_H2|echo-h2|" "h2c|$ECHO_H2C|echo-h2c|" "tls-deflate|$ECHO_H2_Z|echo-h2-z|--deflate" "h2c-deflate|$ECHO_H2C_Z|echo-h2c-z|--deflate"; do
+	IFS='|' read -r name url server flags <<<"$target"
+	# shellcheck disable=SC2086 # flags are words
+	suite "h2-node-client-$name" 180 node node_h2_client.js "h2-node-client/$name" "$url" $flags
+	# The server's view: one TCP connection carried every WebSocket, and
+	# each came over HTTP/2.
+	conns=$(grep -c ': new connection$' "$TMP/$server.err" || true)
+	h2=$(grep -c ': accepted over HTTP/2.0' "$TMP/$server.err" || true)
+	h1=$(grep -c ': accepted over HTTP/1.1' "$TMP/$server.err" || true)
+	if [ "$conns" -eq 1 ] && [ "$h2" -ge 3 ] && [ "$h1" -eq 0 ]; then
+		ok "h2-node-client/$name/server-one-connection-all-http2"
+	else
+		fail "h2-node-client/$name/server-one-connection-all-http2" "server logged $conns connections, $h2 WebSockets over HTTP/2, $h1 over HTTP/1.1"
+	fi
+done
+if grep -q 'extended CONNECT (RFC 8441) is on' "$TMP/echo-h2.err" && grep -q 'is off: .*GODEBUG=http2xconnect=1' "$TMP/echo-h2-off.err"; then
+	ok "h2-echo/start-up-says-whether-extended-connect-is-on"
+else
+	fail "h2-echo/start-up-says-whether-extended-connect-is-on" "$(head -3 "$TMP/echo-h2.err" "$TMP/echo-h2-off.err" | tr '\n' ' ')"
+fi
+
+for name in tls h2c; do
+	suite "h2-go-client-node-$name" 240 "$TMP/goclient" -http2 -url "${H2_NODE[$name]}" -report "${H2_REPORT[$name]}" -name "h2-go-client/node-$name"
+	suite "h2-go-client-deflate-node-$name" 240 "$TMP/goclient" -http2 -compress -big -url "${H2_NODE[$name-deflate]}" \
+		-report "${H2_REPORT[$name-deflate]}" -name "h2-go-client-deflate/node-$name" -want-ext 'permessage-deflate; client_no_context_takeover'
+done
+
+# examples/client -http2: the stdin lines come back, over HTTP/2 (or over
+# HTTP/1.1 from the server without the setting).
+for target in "echo-tls-cert|$ECHO_H2_CERT|HTTP/2.0|" "echo-h2c|${ECHO_H2C/http:/ws:}|HTTP/2.0|" \
+	"node-tls|${H2_NODE[tls]}|HTTP/2.0|tls" "echo-without-setting|$ECHO_H2_OFF|HTTP/1.1|"; do
+	IFS='|' read -r name url proto report <<<"$target"
+	path=cli-client-h2-$name
+	log "cli-client-h2/$name"
+	rc=0
+	timeout -k 5 30 "$TMP/client" -http2 -insecure -url "$url/$path" <"$TMP/cli.in" >"$TMP/cli-h2.$name.out" 2>"$TMP/cli-h2.$name.err" || rc=$?
+	if [ "$rc" -eq 0 ] && cmp -s "$TMP/cli.want" "$TMP/cli-h2.$name.out"; then
+		ok "cli-client-h2/$name/output-equals-input"
+	else
+		fail "cli-client-h2/$name/output-equals-input" "exit status $rc: $(tail -3 "$TMP/cli-h2.$name.err" | tr '\n' ' ') $(cmp "$TMP/cli.want" "$TMP/cli-h2.$name.out" 2>&1 | head -1)"
+	fi
+	if grep -qx "client: connected over $proto" "$TMP/cli-h2.$name.err"; then
+		ok "cli-client-h2/$name/connected-over-$proto"
+	else
+		fail "cli-client-h2/$name/connected-over-$proto" "$(head -2 "$TMP/cli-h2.$name.err" | tr '\n' ' ')"
+	fi
+	if [ -n "$report" ]; then
+		r=$(curl -s --max-time 10 "${H2_REPORT[$report]}/__report/$path" || true)
+		if printf '%s' "$r" | grep -Eq '"code": ?1000([^0-9]|$)'; then
+			ok "cli-client-h2/$name/server-got-close-1000"
+		else
+			fail "cli-client-h2/$name/server-got-close-1000" "server report: ${r:-none}"
+		fi
+	fi
+done
+
+suite h2-browser-chromium 240 node browser_h2.js chromium h2-browser/chromium "$H2PAGE_CHROMIUM"
+suite h2-browser-firefox 300 node browser_h2.js firefox h2-browser/firefox "$H2PAGE_FIREFOX"
+# The control: without the setting Chromium's WebSockets go over HTTP/1.1,
+# and the browser check above must say so (it would not catch a fallback
+# otherwise).
+start h2page-off "$TMP/h2page" -addr 127.0.0.1:0
+run_suite h2-browser-control 240 node browser_h2.js chromium h2-browser-control "https://127.0.0.1:$PORT"
+if grep -q '^FAIL h2-browser-control/server-every-websocket-over-http2: .*HTTP/1.1' "$TMP/h2-browser-control.out" &&
+	grep -q '^ok   h2-browser-control/close-1000-and-4000' "$TMP/h2-browser-control.out"; then
+	ok "h2-browser/control-without-setting-is-seen-as-http1"
+else
+	fail "h2-browser/control-without-setting-is-seen-as-http1" "$(grep -E 'over-http2|^FAIL' "$TMP/h2-browser-control.out" | head -3 | tr '\n' ' ')"
+fi
+
+# examples/echo -tls shuts down gracefully over HTTP/2 too: the open
+# WebSocket gets 1001, the connection GOAWAY, and the server exits 0
+# (http.Server.Shutdown waits for HTTP/2 streams, i.e. WebSocket handlers).
+start echo-h2-shutdown env "$XC" "$TMP/echo" -addr 127.0.0.1:0 -tls
+H2_SHUT_PID=${PIDS[-1]}
+log "h2-echo-shutdown"
+node node_h2_hold.js "https://127.0.0.1:$PORT/h2-shutdown" >"$TMP/h2-shutdown.out" 2>&1 &
+WATCHER=$!
+PIDS+=("$WATCHER")
+for i in $(seq 1 100); do
+	grep -q '^open' "$TMP/h2-shutdown.out" && break
+	sleep 0.1
+done
+kill -INT "$H2_SHUT_PID"
+for i in $(seq 1 150); do
+	kill -0 "$H2_SHUT_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$H2_SHUT_PID" 2>/dev/null; then
+	fail "h2-echo-shutdown/exits" "still running 15 s after SIGINT"
+else
+	rc=0
+	wait "$H2_SHUT_PID" || rc=$?
+	if [ "$rc" -eq 0 ]; then ok "h2-echo-shutdown/exits-0"; else fail "h2-echo-shutdown/exits-0" "exit status $rc"; fi
+fi
+wait "$WATCHER" 2>/dev/null || true
+if grep -q '^close 1001' "$TMP/h2-shutdown.out"; then
+	ok "h2-echo-shutdown/client-got-1001"
+else
+	fail "h2-echo-shutdown/client-got-1001" "client saw: $(tr '\n' ' ' <"$TMP/h2-shutdown.out")"
+fi
+if grep -q '^goaway' "$TMP/h2-shutdown.out"; then
+	ok "h2-echo-shutdown/client-got-goaway"
+else
+	fail "h2-echo-shutdown/client-got-goaway" "client saw: $(tr '\n' ' ' <"$TMP/h2-shutdown.out")"
+fi
+
 # 7. examples/echo shuts down gracefully: open connections get 1001.
 log "echo-shutdown"
 node -e '
@@ -453,7 +615,8 @@ fi
 if [ -n "$RACE" ]; then
 	kill "${PIDS[@]}" 2>/dev/null || true
 	wait "${PIDS[@]}" 2>/dev/null || true
-	for f in "$TMP"/echo.err "$TMP"/echo-stream.err "$TMP"/echo-z*.err "$TMP"/chat.err "$TMP"/cli.*.err "$TMP"/go-client-*.err; do
+	for f in "$TMP"/echo.err "$TMP"/echo-stream.err "$TMP"/echo-z*.err "$TMP"/chat.err "$TMP"/cli.*.err "$TMP"/go-client-*.err \
+		"$TMP"/echo-h2*.err "$TMP"/h2page-*.err "$TMP"/cli-h2.*.err "$TMP"/h2-go-client-*.err; do
 		name=$(basename "$f" .err)
 		if grep -q 'WARNING: DATA RACE' "$f"; then
 			fail "race/$name" "data race reported (first report below)"
@@ -465,7 +628,8 @@ if [ -n "$RACE" ]; then
 fi
 
 if [ "$FAILED" -gt 0 ]; then
-	for name in echo echo-stream node-server py-server chat echo-z echo-z-w9 echo-z-nct echo-z-stream echo-z-bomb; do
+	for name in echo echo-stream node-server py-server chat echo-z echo-z-w9 echo-z-nct echo-z-stream echo-z-bomb \
+		echo-h2 echo-h2c echo-h2-z echo-h2c-z echo-h2-cert h2page-chromium h2page-firefox; do
 		if [ -s "$TMP/$name.err" ]; then
 			log "$name stderr (last 30 lines)"
 			tail -30 "$TMP/$name.err" | sed 's/^/  | /'

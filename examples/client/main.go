@@ -5,13 +5,25 @@
 //
 // At the end of input it waits for as many replies as it sent lines (at most
 // -wait), then closes the connection with 1000 (normal closure). It exits
-// with status 1 on any error. See README.md.
+// with status 1 on any error.
+//
+// With -http2 it opens the WebSocket as a stream of an HTTP/2 connection
+// (RFC 8441, DialOptions.HTTP2): over TLS when the server offers HTTP/2 and
+// WebSockets over it, else over HTTP/1.1 as without the flag; for ws:// URLs
+// over cleartext HTTP/2 with prior knowledge (h2c), with no fallback. It
+// prints the protocol used on standard error. -insecure skips the
+// verification of the server's certificate, for a self-signed test server:
+//
+//	go run ./examples/client -http2 -insecure -url wss://127.0.0.1:9001/
+//
+// See README.md.
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,10 +45,20 @@ func main() {
 	dialTimeout := flag.Duration("dial-timeout", 10*time.Second, "time limit for connecting and the opening handshake")
 	readLimit := flag.Int64("read-limit", 64<<20, "largest message accepted, in bytes")
 	compress := flag.Bool("compress", false, "offer permessage-deflate (RFC 7692)")
+	useHTTP2 := flag.Bool("http2", false, "open the WebSocket over HTTP/2 (RFC 8441): for wss:// if the server offers it (else HTTP/1.1), for ws:// over cleartext HTTP/2 (h2c, no fallback)")
+	insecure := flag.Bool("insecure", false, "do not verify the server's TLS certificate (for a self-signed test server)")
 	flag.Parse()
 	opts := &websocket.DialOptions{ConnOptions: websocket.ConnOptions{ReadLimit: *readLimit}}
 	if *compress {
 		opts.Compression = &websocket.CompressionOptions{}
+	}
+	if *insecure {
+		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if *useHTTP2 {
+		pool := &websocket.HTTP2Pool{AllowHTTP: true, IdleTimeout: -1}
+		defer pool.Close()
+		opts.HTTP2 = pool
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,12 +71,15 @@ func main() {
 
 func run(ctx context.Context, url string, wait, dialTimeout time.Duration, opts *websocket.DialOptions, in io.Reader, out io.Writer) error {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	c, _, err := websocket.Dial(dctx, url, opts)
+	c, resp, err := websocket.Dial(dctx, url, opts)
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer c.CloseNow()
+	if opts.HTTP2 != nil {
+		fmt.Fprintf(os.Stderr, "client: connected over %s\n", resp.Proto)
+	}
 
 	// Ctrl-C: say goodbye and leave, even while blocked reading input.
 	finished := make(chan struct{})

@@ -140,12 +140,16 @@ func (t *tester) dialCompressed(ctx context.Context, prefix string, readLimit in
 	if readLimit == 0 {
 		readLimit = 64 << 20
 	}
-	c, resp, err := websocket.Dial(ctx, t.base+"/"+path, &websocket.DialOptions{ConnOptions: websocket.ConnOptions{Compression: t.compression, ReadLimit: readLimit}})
+	c, resp, err := websocket.Dial(ctx, t.base+"/"+path, t.transport(&websocket.DialOptions{ConnOptions: websocket.ConnOptions{Compression: t.compression, ReadLimit: readLimit}}))
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
 		}
 		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if err := t.checkProto(resp); err != nil {
+		c.CloseNow()
+		return nil, err
 	}
 	s := &session{c: c, path: path, header: resp.Header.Get("Sec-WebSocket-Extensions"), threshold: compressThreshold}
 	if t.compression.ContextTakeover && s.header != "" && !strings.Contains(s.header, "client_no_context_takeover") {

@@ -9,6 +9,13 @@
 // With -compress it offers permessage-deflate and runs the compression
 // checks of compress.go instead.
 //
+// With -http2 every Dial goes through one websocket.HTTP2Pool (RFC 8441),
+// to wss:// (certificate not verified) or ws:// (h2c), and must be answered
+// over HTTP/2; the checks of http2.go run too. The server is then
+// interop/node_h2_server.js, whose report server -report names:
+//
+//	goclient -http2 -url wss://127.0.0.1:PORT -report http://127.0.0.1:RPORT -name h2-go-client/node
+//
 // The server must answer plain HTTP GET /__report/<path> with what it saw on
 // the connection to /<path> (close code received, pong received); both
 // interop servers do. Prints one "ok   NAME/check" or "FAIL NAME/check:
@@ -19,6 +26,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -57,6 +65,33 @@ type tester struct {
 	compression *websocket.CompressionOptions // -compress: offered by every dial
 	wantExt     string                        // -want-ext
 	big         bool                          // -big: 16 MiB messages too
+
+	h2    *websocket.HTTP2Pool // -http2: every Dial through it
+	h2TLS *tls.Config          // and this one TLS configuration: the pool shares a connection only among Dials with the same
+}
+
+// transport sets what -http2 asks of every Dial on opts (nil: new options).
+func (t *tester) transport(opts *websocket.DialOptions) *websocket.DialOptions {
+	if opts == nil {
+		opts = &websocket.DialOptions{}
+	}
+	if t.h2 != nil {
+		opts.HTTP2 = t.h2
+		opts.TLSConfig = t.h2TLS
+	}
+	return opts
+}
+
+// checkProto says whether a Dial's answer came the way -http2 asks.
+func (t *tester) checkProto(resp *http.Response) error {
+	if t.h2 != nil && (resp == nil || resp.ProtoMajor != 2) {
+		proto := "no response"
+		if resp != nil {
+			proto = resp.Proto
+		}
+		return fmt.Errorf("answered over %s, want HTTP/2", proto)
+	}
+	return nil
 }
 
 func main() {
@@ -69,13 +104,25 @@ func main() {
 	wantExt := flag.String("want-ext", "", "with -compress: the Sec-WebSocket-Extensions response expected, compared parameter by parameter; \"none\" for no extension")
 	big := flag.Bool("big", false, "with -compress: echo 16 MiB messages too")
 	takeover := flag.Bool("compress-context-takeover", false, "with -compress: CompressionOptions.ContextTakeover (our messages refer to earlier ones, and the offer drops client_no_context_takeover)")
+	useHTTP2 := flag.Bool("http2", false, "dial over HTTP/2 (RFC 8441) through one shared HTTP2Pool; wss:// URLs are not verified, ws:// ones use h2c")
+	reportURL := flag.String("report", "", "http://HOST:PORT of the server's report endpoints (default: the -url host)")
 	flag.Parse()
-	if !strings.HasPrefix(*url, "ws://") {
-		fmt.Fprintln(os.Stderr, "goclient: -url ws://HOST:PORT is required")
+	if !strings.HasPrefix(*url, "ws://") && !(*useHTTP2 && strings.HasPrefix(*url, "wss://")) {
+		fmt.Fprintln(os.Stderr, "goclient: -url ws://HOST:PORT is required (or wss:// with -http2)")
 		os.Exit(2)
 	}
 	base := strings.TrimRight(*url, "/")
 	t := &tester{base: base, report: "http://" + strings.TrimPrefix(base, "ws://"), suite: *name}
+	if *reportURL != "" {
+		t.report = strings.TrimRight(*reportURL, "/")
+	}
+	if *useHTTP2 {
+		// One pool for the whole run, kept open between checks, so that
+		// every WebSocket should ride the same connection.
+		t.h2 = &websocket.HTTP2Pool{AllowHTTP: true, IdleTimeout: time.Minute}
+		t.h2TLS = &tls.Config{InsecureSkipVerify: true}
+		defer t.h2.Close()
+	}
 	if *compress {
 		t.compression = &websocket.CompressionOptions{MaxWindowBits: *window, NoContextTakeover: *noContext, Level: *level, ContextTakeover: *takeover}
 		t.wantExt = *wantExt
@@ -83,6 +130,9 @@ func main() {
 		t.runCompress()
 	} else {
 		t.run()
+		if t.h2 != nil {
+			t.runHTTP2()
+		}
 	}
 	if t.failed > 0 {
 		os.Exit(1)
@@ -124,9 +174,7 @@ func (t *tester) check(name string, limit time.Duration, fn func(ctx context.Con
 func (t *tester) dial(ctx context.Context, prefix string, opts *websocket.DialOptions) (*websocket.Conn, string, error) {
 	t.seq++
 	path := fmt.Sprintf("%s%s-%d", prefix, strings.ReplaceAll(t.suite, "/", "-"), t.seq)
-	if opts == nil {
-		opts = &websocket.DialOptions{}
-	}
+	opts = t.transport(opts)
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = 64 << 20
 	}
@@ -136,6 +184,10 @@ func (t *tester) dial(ctx context.Context, prefix string, opts *websocket.DialOp
 			return nil, "", fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
 		}
 		return nil, "", fmt.Errorf("dial: %w", err)
+	}
+	if err := t.checkProto(resp); err != nil {
+		c.CloseNow()
+		return nil, "", err
 	}
 	return c, path, nil
 }
@@ -612,7 +664,7 @@ func (t *tester) run() {
 
 	t.check("handshake-403-is-ErrBadHandshake", 10*time.Second, func(ctx context.Context) error {
 		t.seq++
-		c, resp, err := websocket.Dial(ctx, fmt.Sprintf("%s/reject-%d", t.base, t.seq), nil)
+		c, resp, err := websocket.Dial(ctx, fmt.Sprintf("%s/reject-%d", t.base, t.seq), t.transport(nil))
 		if err == nil {
 			c.CloseNow()
 			return fmt.Errorf("Dial succeeded, want the server's 403")
