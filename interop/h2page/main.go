@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command h2page is the browsers' server for the HTTP/2 interop cases
 // (interop/browser_h2.js): over TLS with a self-signed certificate it serves
 // a page at / and, on every other path, a WebSocket echo (websocket.Accept,
