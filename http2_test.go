@@ -33,7 +33,7 @@ type h2Server struct {
 	handler http.Handler
 }
 
-func newH2Server(t *testing.T, secure bool, h http.Handler, configure func(*http.Server)) *h2Server {
+func newH2Server(t testing.TB, secure bool, h http.Handler, configure func(*http.Server)) *h2Server {
 	t.Helper()
 	s := &h2Server{secure: secure, handler: h}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
