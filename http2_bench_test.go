@@ -15,11 +15,18 @@ package websocket
 // Everything runs on 127.0.0.1 and every loop is bounded by b.N.
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -220,4 +227,149 @@ func BenchmarkHTTP2Dial(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkHTTP2Idle opens idleConns WebSockets over TLS to a server in a
+// child process (this test binary, TestHTTP2BenchServerChild), one echo
+// each, and reports the server's memory per WebSocket after a GC: heap in
+// use, goroutine stacks, their sum, and RSS. Over HTTP/2 they are streams
+// of one connection. It measures once, whatever b.N; run it with
+// -benchtime 1x.
+func BenchmarkHTTP2Idle(b *testing.B) {
+	const idleConns = 1000
+	if _, err := raiseFileLimit(); err != nil {
+		b.Log(err)
+	}
+	for _, tr := range benchTransports[:2] {
+		b.Run(fmt.Sprintf("conns=%d/%s", idleConns, tr.name), func(b *testing.B) {
+			child := startBenchServer(b)
+			before := child.mem(b)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			opts := &DialOptions{TLSConfig: &tls.Config{InsecureSkipVerify: true}, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }}
+			if tr.h2 {
+				opts.HTTP2 = &HTTP2Pool{}
+				defer opts.HTTP2.Close()
+			}
+			msg := []byte("sixteen bytes...")
+			for range idleConns {
+				c := benchDial(b, ctx, child.url, opts, tr.h2)
+				defer c.CloseNow()
+				if err := c.Write(ctx, MessageBinary, msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := c.Read(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+			after := child.mem(b)
+			for range b.N {
+			}
+			per := func(i int) float64 { return float64(after[i]-before[i]) / idleConns }
+			b.ReportMetric(per(0), "heap-B/conn")
+			b.ReportMetric(per(1), "stack-B/conn")
+			b.ReportMetric(per(0)+per(1), "heap+stack-B/conn")
+			b.ReportMetric(per(2), "rss-B/conn")
+			b.ReportMetric(per(3), "goroutines/conn")
+		})
+	}
+}
+
+// benchServer is the child process that serves BenchmarkHTTP2Idle.
+type benchServer struct {
+	url string
+	in  *bufio.Writer
+	out *bufio.Scanner
+}
+
+func startBenchServer(b *testing.B) *benchServer {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHTTP2BenchServerChild$")
+	cmd.Env = append(os.Environ(), "WS_BENCH_SERVER=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	s := &benchServer{in: bufio.NewWriter(stdin), out: bufio.NewScanner(stdout)}
+	line := s.line(b)
+	s.url = strings.TrimPrefix(line, "ready ")
+	return s
+}
+
+// line returns the next line of the child that starts with "wsbench: ",
+// without the prefix; within 30 seconds.
+func (s *benchServer) line(b *testing.B) string {
+	got := make(chan string, 1)
+	go func() {
+		for s.out.Scan() {
+			if l, ok := strings.CutPrefix(s.out.Text(), "wsbench: "); ok {
+				got <- l
+				return
+			}
+		}
+		close(got)
+	}()
+	select {
+	case l, ok := <-got:
+		if !ok {
+			b.Fatal("the server child ended")
+		}
+		return l
+	case <-time.After(30 * time.Second):
+		b.Fatal("no answer from the server child in 30 s")
+	}
+	return ""
+}
+
+// mem returns the child's heap in use, stack in use, RSS (bytes) and
+// number of goroutines.
+func (s *benchServer) mem(b *testing.B) [4]int64 {
+	s.in.WriteString("mem\n")
+	s.in.Flush()
+	var v [4]int64
+	for i, f := range strings.Fields(s.line(b)) {
+		if i < len(v) {
+			v[i], _ = strconv.ParseInt(f, 10, 64)
+		}
+	}
+	return v
+}
+
+// TestHTTP2BenchServerChild is the server of BenchmarkHTTP2Idle, run in a
+// child process: an echo server over TLS that speaks HTTP/1.1 and HTTP/2,
+// answering "mem" on stdin with its memory after a GC, until stdin ends.
+func TestHTTP2BenchServerChild(t *testing.T) {
+	if os.Getenv("WS_BENCH_SERVER") != "1" {
+		t.Skip("the server child of BenchmarkHTTP2Idle")
+	}
+	if _, err := raiseFileLimit(); err != nil {
+		t.Log(err)
+	}
+	srv := newH2Server(t, true, benchEchoHandler(), func(s *http.Server) { s.HTTP2.MaxConcurrentStreams = 4000 })
+	fmt.Printf("wsbench: ready %s\n", srv.url("/"))
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() != "mem" {
+			continue
+		}
+		runtime.GC()
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("wsbench: %d %d %d %d\n", ms.HeapInuse, ms.StackInuse, rssBytes(), runtime.NumGoroutine())
+	}
+	os.Exit(0) // the WebSockets are the parent's to end; no leak check
 }
