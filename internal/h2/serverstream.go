@@ -209,7 +209,20 @@ func (s *ServerStream) readBody() {
 
 // Read reads the request body: the client's DATA. It returns io.EOF when
 // the client ended its side, and the stream's error when it reset it.
-func (s *ServerStream) Read(p []byte) (int, error) {
+func (s *ServerStream) Read(p []byte) (int, error) { return s.read(p, false) }
+
+// WaitRead waits until a Read would not block, without a buffer: for
+// DATA, the end of the body or an error, under the read deadline. It
+// returns the error the next Read would; nil when data is there, or when
+// the stream is over and Read takes what is left without blocking. The
+// Conn calls it before taking its read buffer, so that an idle
+// WebSocket holds none.
+func (s *ServerStream) WaitRead() error {
+	_, err := s.read(nil, true)
+	return err
+}
+
+func (s *ServerStream) read(p []byte, wait bool) (int, error) {
 	for {
 		expired := s.readDeadline.wait()
 		if isClosed(expired) {
@@ -224,6 +237,9 @@ func (s *ServerStream) Read(p []byte) (int, error) {
 		case isClosed(s.closing):
 			s.rmu.Unlock()
 			return 0, net.ErrClosed
+		case !s.reading && s.roff < s.rlen && wait:
+			s.rmu.Unlock()
+			return 0, nil
 		case !s.reading && s.roff < s.rlen:
 			n := copy(p, (*s.rbuf)[s.roff:s.rlen])
 			s.roff += n
@@ -236,7 +252,7 @@ func (s *ServerStream) Read(p []byte) (int, error) {
 			err := s.rerr
 			s.rmu.Unlock()
 			return 0, err
-		case len(p) == 0:
+		case len(p) == 0 && !wait, gone && wait:
 			s.rmu.Unlock()
 			return 0, nil
 		case gone:
