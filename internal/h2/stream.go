@@ -297,21 +297,6 @@ func (s *Stream) Write(p []byte) (int, error) {
 			return n, err
 		}
 		s.req = writeReq{streamID: s.id, data: p[n : n+k], done: s.reqDone}
-		if s.mayWriteDirect() && cc.w.tryDirect() {
-			cc.mu.Unlock()
-			if err = cc.w.writeDirect(&s.req); err != nil {
-				cc.mu.Lock()
-				if e := s.writeErrLocked(); e != nil {
-					err = e
-				}
-				cc.mu.Unlock()
-				return n, err
-			}
-			if n += k; n == len(p) {
-				return n, nil
-			}
-			continue
-		}
 		s.pending = &s.req
 		cc.w.submit(&s.req)
 		cc.mu.Unlock()
@@ -338,21 +323,6 @@ func (s *Stream) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-}
-
-// mayWriteDirect reports whether a write of s may go to the socket on
-// the caller's goroutine (writer.tryDirect): only if its deadline, if
-// any, is later than the socket's write timeout, which bounds such a
-// write, since a stream's deadline cannot cut a socket write short.
-func (s *Stream) mayWriteDirect() bool {
-	timeout := s.cc.w.writeTimeout
-	d := &s.writeDeadline
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.at.IsZero() {
-		return true
-	}
-	return timeout > 0 && d.at.After(time.Now().Add(timeout))
 }
 
 // lockWrite takes the write lock, waiting no longer than the write

@@ -61,11 +61,6 @@ type writer struct {
 	queue   []*writeReq
 	closing bool  // set by shutdown: no more requests
 	err     error // what queued and later requests fail with
-	writing bool  // the goroutine is writing a batch to the socket
-	busy    bool  // a caller is writing to the socket itself (writeDirect)
-	fail    func(error)
-
-	dbuf []byte // writeDirect's buffer, used only while busy
 }
 
 func newWriter(conn net.Conn, timeout time.Duration, maxFrame func() uint32) *writer {
@@ -159,50 +154,6 @@ func (w *writer) shutdown(err error, last []byte) {
 	signal(w.wake)
 }
 
-// tryDirect reserves the socket for the caller, who must then call
-// writeDirect, if the writer has nothing to send and is not sending: the
-// caller's frames then leave in the order they would through the queue,
-// without two hand-offs between goroutines per write. Whatever is
-// submitted meanwhile waits in the queue.
-func (w *writer) tryDirect() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.busy || w.writing || w.closing || len(w.ctrl) > 0 || len(w.queue) > 0 {
-		return false
-	}
-	w.busy = true
-	return true
-}
-
-// writeDirect writes r's frames to the socket on the caller's goroutine,
-// under the same write timeout as the writer's batches, and gives the
-// socket back to the writer. A failed write fails the connection, as in
-// run.
-func (w *writer) writeDirect(r *writeReq) error {
-	w.mu.Lock()
-	if w.writeTimeout > 0 && !w.closing {
-		w.conn.SetWriteDeadline(time.Now().Add(w.writeTimeout))
-	}
-	w.mu.Unlock()
-	buf := w.appendReq(w.dbuf[:0], r)
-	_, err := w.conn.Write(buf)
-	if cap(buf) <= 4*maxBatch {
-		w.dbuf = buf[:0]
-	}
-	w.mu.Lock()
-	w.busy = false
-	fail := w.fail
-	signal(w.wake) // for what was queued meanwhile
-	w.mu.Unlock()
-	if err != nil {
-		if fail != nil {
-			fail(err)
-		}
-		w.shutdown(err, nil)
-	}
-	return err
-}
-
 // run is the writer goroutine. fail is called with the socket's error if
 // a write fails.
 func (w *writer) run(fail func(error)) {
@@ -212,19 +163,13 @@ func (w *writer) run(fail func(error)) {
 		spare []byte // the control buffer to hand back
 		batch []*writeReq
 	)
-	w.mu.Lock()
-	w.fail = fail
-	w.mu.Unlock()
 	for {
 		w.mu.Lock()
-		// A direct write owns the socket until it is done, even when
-		// closing: bytes must not interleave.
-		for w.busy || len(w.ctrl) == 0 && len(w.queue) == 0 && !w.closing {
+		for len(w.ctrl) == 0 && len(w.queue) == 0 && !w.closing {
 			w.mu.Unlock()
 			<-w.wake
 			w.mu.Lock()
 		}
-		w.writing = true
 		closing := w.closing
 		if w.writeTimeout > 0 && !closing {
 			w.conn.SetWriteDeadline(time.Now().Add(w.writeTimeout))
@@ -251,17 +196,12 @@ func (w *writer) run(fail func(error)) {
 		clear(batch)
 		batch = batch[:0]
 
-		var err error
 		if len(buf) > 0 {
-			_, err = w.conn.Write(buf)
-		}
-		w.mu.Lock()
-		w.writing = false
-		w.mu.Unlock()
-		if err != nil {
-			fail(err)
-			w.shutdown(err, nil)
-			return
+			if _, err := w.conn.Write(buf); err != nil {
+				fail(err)
+				w.shutdown(err, nil)
+				return
+			}
 		}
 		if closing {
 			return
