@@ -33,7 +33,7 @@ type h2Server struct {
 	handler http.Handler
 }
 
-func newH2Server(t *testing.T, secure bool, h http.Handler, configure func(*http.Server)) *h2Server {
+func newH2Server(t testing.TB, secure bool, h http.Handler, configure func(*http.Server)) *h2Server {
 	t.Helper()
 	s := &h2Server{secure: secure, handler: h}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -323,5 +323,95 @@ func TestHTTP2ContextKeepsConn(t *testing.T) {
 	}
 	if _, b, err := c.Read(context.Background()); err != nil || string(b) != "after" {
 		t.Fatalf("client Read after its timeout = %q, %v", b, err)
+	}
+}
+
+// 1,000 WebSockets on one HTTP/2 connection echo at the same time, and
+// every echo arrives within a bound: no stream starves the others, and
+// flow control (the connection's windows shared by all) never stalls.
+func TestHTTP2ThousandStreams(t *testing.T) {
+	const (
+		streams = 1000
+		rounds  = 5
+		bound   = 20 * time.Second // per echo; far above the worst seen under -race
+	)
+	if _, err := raiseFileLimit(); err != nil {
+		t.Log(err)
+	}
+	for _, secure := range []bool{true, false} {
+		t.Run(map[bool]string{true: "TLS", false: "h2c"}[secure], func(t *testing.T) {
+			srv := newH2Server(t, secure, echoHandler(nil), func(s *http.Server) { s.HTTP2.MaxConcurrentStreams = streams + 10 })
+			pool := new(HTTP2Pool)
+			defer pool.Close()
+			opts := srv.dialOptions(pool)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			conns := make([]*Conn, streams)
+			var wg sync.WaitGroup
+			for i := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, _, err := Dial(ctx, srv.url("/"), opts)
+					if err != nil {
+						t.Errorf("Dial %d: %v", i, err)
+						return
+					}
+					conns[i] = c
+				}()
+			}
+			wg.Wait()
+			defer func() {
+				for _, c := range conns {
+					if c != nil {
+						c.CloseNow()
+					}
+				}
+			}()
+			if t.Failed() {
+				return
+			}
+			if got := srv.conns.Load(); got != 1 {
+				t.Fatalf("%d TCP connections for %d WebSockets, want 1", got, streams)
+			}
+			// All start together, so the echoes of every stream are in
+			// flight at once on the connection.
+			start := make(chan struct{})
+			var slowest atomic.Int64
+			for i, c := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					msg := bytes.Repeat([]byte{byte(i)}, 1<<10)
+					for r := range rounds {
+						msg[0] = byte(r)
+						t0 := time.Now()
+						ectx, ecancel := context.WithTimeout(ctx, bound)
+						err := c.Write(ectx, MessageBinary, msg)
+						var got []byte
+						if err == nil {
+							_, got, err = c.Read(ectx)
+						}
+						ecancel()
+						d := time.Since(t0)
+						if err != nil || !bytes.Equal(got, msg) {
+							t.Errorf("stream %d, echo %d: %d bytes after %v, %v", i, r, len(got), d, err)
+							return
+						}
+						for {
+							s := slowest.Load()
+							if int64(d) <= s || slowest.CompareAndSwap(s, int64(d)) {
+								break
+							}
+						}
+					}
+				}()
+			}
+			t0 := time.Now()
+			close(start)
+			wg.Wait()
+			t.Logf("%d streams × %d echoes of 1 KiB in %v; slowest echo %v", streams, rounds, time.Since(t0), time.Duration(slowest.Load()))
+		})
 	}
 }

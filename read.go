@@ -469,8 +469,38 @@ func (c *Conn) waitIdle() error {
 	// Taken here, high on the stack, rather than in the frames below: when
 	// the pool is empty the allocation's own frames are deep. A raw reader
 	// gives it back if the socket has nothing yet.
+	if w, ok := c.nc.(readWaiter); ok {
+		if err := c.waitReadable(w); err != nil {
+			return err
+		}
+	}
 	c.takeReadBuf()
 	return c.fill()
+}
+
+// readWaiter is a connection that can wait for data without a buffer: an
+// HTTP/2 server stream (internal/h2.ServerStream.WaitRead), which reads
+// net/http's request body on a goroutine of its own.
+type readWaiter interface {
+	WaitRead() error
+}
+
+// waitReadable waits on w with no read buffer held, as the raw reader
+// does on a TCP socket.
+func (c *Conn) waitReadable(w readWaiter) error {
+	c.dropReadBuf()
+	k := c.keepAlive
+	if k != nil {
+		k.waiting(true)
+	}
+	err := w.WaitRead()
+	if k != nil {
+		k.waiting(false)
+	}
+	if err != nil {
+		return c.readFailed(err)
+	}
+	return nil
 }
 
 // fill reads more bytes into the read buffer, keeping the unread ones.

@@ -14,22 +14,32 @@ import (
 //
 // The zero value has no deadline. A deadline keeps one timer for its life.
 type deadline struct {
-	mu    sync.Mutex
-	at    time.Time
-	timer *time.Timer
-	done  chan struct{} // nil until needed; closed when the deadline passes
+	mu      sync.Mutex
+	at      time.Time
+	timer   *time.Timer
+	timerAt time.Time     // when the timer is due to run; zero if it is not
+	done    chan struct{} // nil until needed; closed when the deadline passes
 }
 
 // set moves the deadline to t; the zero time clears it.
+//
+// The timer is left running when the deadline is cleared or moved later:
+// fire then finds nothing due, or re-arms for the new time. A caller that
+// sets the same deadline before every read and clears it after (as the
+// Conn does with a context's deadline) so touches the timer once, not
+// twice a read.
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.at = t
-	if d.timer != nil {
-		d.timer.Stop()
-	}
 	expired := d.done != nil && isClosed(d.done)
-	if !t.IsZero() && !time.Now().Before(t) {
+	if t.IsZero() {
+		if expired {
+			d.done = make(chan struct{})
+		}
+		return
+	}
+	if !time.Now().Before(t) {
 		if !expired {
 			d.chanLocked()
 			close(d.done)
@@ -39,9 +49,10 @@ func (d *deadline) set(t time.Time) {
 	if expired {
 		d.done = make(chan struct{})
 	}
-	if t.IsZero() {
-		return
+	if !d.timerAt.IsZero() && !d.timerAt.After(t) {
+		return // due first; fire re-arms it for t
 	}
+	d.timerAt = t
 	if d.timer == nil {
 		d.timer = time.AfterFunc(time.Until(t), d.fire)
 	} else {
@@ -49,15 +60,18 @@ func (d *deadline) set(t time.Time) {
 	}
 }
 
-// fire runs when the timer ends. A stale run, for a deadline since moved,
-// finds the deadline not yet due and re-arms the timer instead.
+// fire runs when the timer ends. A stale run, for a deadline since moved
+// or cleared, finds the deadline not yet due and re-arms the timer, or
+// does nothing.
 func (d *deadline) fire() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.timerAt = time.Time{}
 	if d.at.IsZero() {
 		return
 	}
 	if dur := time.Until(d.at); dur > 0 {
+		d.timerAt = d.at
 		d.timer.Reset(dur)
 		return
 	}
@@ -90,7 +104,7 @@ func (d *deadline) stop() {
 	if d.timer != nil {
 		d.timer.Stop()
 	}
-	d.at = time.Time{}
+	d.at, d.timerAt = time.Time{}, time.Time{}
 }
 
 func isClosed(c <-chan struct{}) bool {

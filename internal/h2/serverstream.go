@@ -59,7 +59,8 @@ type ServerStream struct {
 	// it got in rbuf; a Read whose deadline passes leaves it there for
 	// the next one.
 	rmu          sync.Mutex
-	rbuf         []byte
+	rbuf         *[]byte // pooled; nil while nothing is buffered
+	rsize        int     // the size of the next buffer
 	roff, rlen   int
 	rerr         error // sticky, after the data
 	reading      bool  // the goroutine owns rbuf
@@ -112,6 +113,7 @@ func NewServerStream(w http.ResponseWriter, r *http.Request) (*ServerStream, err
 		want:       make(chan struct{}, 1),
 		got:        make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
+		rsize:      minReadBuffer,
 		writeLock:  make(chan struct{}, 1),
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
@@ -126,15 +128,49 @@ const (
 	maxReadBuffer = 64 << 10
 )
 
+// readBufPools hold the read buffers of the streams, one pool per size
+// from minReadBuffer to maxReadBuffer, doubling.
+var readBufPools [5]sync.Pool
+
+func readBufPool(size int) *sync.Pool {
+	i := 0
+	for n := minReadBuffer; n < size; n *= 2 {
+		i++
+	}
+	return &readBufPools[i]
+}
+
+func getReadBuf(size int) *[]byte {
+	if b, ok := readBufPool(size).Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, size)
+	return &b
+}
+
+// releaseReadBuf gives the drained read buffer back to its pool; s.rmu is
+// held and the goroutine does not own the buffer.
+func (s *ServerStream) releaseReadBuf() {
+	if s.rbuf != nil {
+		readBufPool(len(*s.rbuf)).Put(s.rbuf)
+		s.rbuf, s.roff, s.rlen = nil, 0, 0
+	}
+}
+
 // readBody is the reader goroutine: one r.Body.Read per request from
-// Read. Its buffer starts at 4 KiB and doubles, up to 64 KiB, each time a
-// read fills it, so idle streams stay small and busy ones take large
-// reads in few steps. It ends at the body's end or error, at Close, or
-// when the request's context ends (the client reset the stream, the
-// connection went, or the handler returned): then r.Body.Read no longer
-// blocks, and Read calls it itself.
+// Read. It waits for data without a buffer: a Read of net/http's request
+// body with an empty slice blocks until DATA is there (or the body's end
+// or error) and consumes nothing, so an idle stream holds no read buffer.
+// Only then does it take a pooled one, which Read gives back once it has
+// copied everything out. Buffers start at 4 KiB and double, up to 64 KiB,
+// each time a read fills one, so busy streams take large reads in few
+// steps. It ends at the body's end or error, at Close, or when the
+// request's context ends (the client reset the stream, the connection
+// went, or the handler returned): then r.Body.Read no longer blocks, and
+// Read calls it itself.
 func (s *ServerStream) readBody() {
 	defer close(s.readerDone)
+	var empty [0]byte
 	for {
 		select {
 		case <-s.want:
@@ -143,20 +179,23 @@ func (s *ServerStream) readBody() {
 		case <-s.r.Context().Done():
 			return
 		}
-		s.rmu.Lock()
-		buf := s.rbuf
-		s.rmu.Unlock()
-		if buf == nil {
-			buf = make([]byte, minReadBuffer)
-		}
-		n, err := s.r.Body.Read(buf)
-		if n == len(buf) && len(buf) < maxReadBuffer {
-			grown := make([]byte, 2*len(buf))
-			copy(grown, buf[:n])
-			buf = grown
+		var buf *[]byte
+		n, err := s.r.Body.Read(empty[:])
+		if err == nil {
+			s.rmu.Lock()
+			size := s.rsize
+			s.rmu.Unlock()
+			buf = getReadBuf(size)
+			n, err = s.r.Body.Read(*buf)
 		}
 		s.rmu.Lock()
+		if buf != nil && n == len(*buf) && s.rsize < maxReadBuffer {
+			s.rsize *= 2
+		}
 		s.rbuf, s.roff, s.rlen, s.reading = buf, 0, n, false
+		if n == 0 {
+			s.releaseReadBuf()
+		}
 		if err != nil {
 			s.rerr = err
 		}
@@ -170,7 +209,20 @@ func (s *ServerStream) readBody() {
 
 // Read reads the request body: the client's DATA. It returns io.EOF when
 // the client ended its side, and the stream's error when it reset it.
-func (s *ServerStream) Read(p []byte) (int, error) {
+func (s *ServerStream) Read(p []byte) (int, error) { return s.read(p, false) }
+
+// WaitRead waits until a Read would not block, without a buffer: for
+// DATA, the end of the body or an error, under the read deadline. It
+// returns the error the next Read would; nil when data is there, or when
+// the stream is over and Read takes what is left without blocking. The
+// Conn calls it before taking its read buffer, so that an idle
+// WebSocket holds none.
+func (s *ServerStream) WaitRead() error {
+	_, err := s.read(nil, true)
+	return err
+}
+
+func (s *ServerStream) read(p []byte, wait bool) (int, error) {
 	for {
 		expired := s.readDeadline.wait()
 		if isClosed(expired) {
@@ -185,16 +237,22 @@ func (s *ServerStream) Read(p []byte) (int, error) {
 		case isClosed(s.closing):
 			s.rmu.Unlock()
 			return 0, net.ErrClosed
+		case !s.reading && s.roff < s.rlen && wait:
+			s.rmu.Unlock()
+			return 0, nil
 		case !s.reading && s.roff < s.rlen:
-			n := copy(p, s.rbuf[s.roff:s.rlen])
+			n := copy(p, (*s.rbuf)[s.roff:s.rlen])
 			s.roff += n
+			if s.roff == s.rlen {
+				s.releaseReadBuf()
+			}
 			s.rmu.Unlock()
 			return n, nil
 		case !s.reading && s.rerr != nil:
 			err := s.rerr
 			s.rmu.Unlock()
 			return 0, err
-		case len(p) == 0:
+		case len(p) == 0 && !wait, gone && wait:
 			s.rmu.Unlock()
 			return 0, nil
 		case gone:

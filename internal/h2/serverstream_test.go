@@ -190,3 +190,40 @@ func TestServerStreamClientGoneWhileReading(t *testing.T) {
 		}
 	}
 }
+
+// TestServerStreamWaitRead checks WaitRead, the wait without a buffer: it
+// obeys the read deadline, returns once DATA is there without taking it,
+// and then returns the body's end.
+func TestServerStreamWaitRead(t *testing.T) {
+	sent := make(chan struct{})
+	h, errc := handlerResult(t, func(ss *ServerStream) error {
+		ss.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if err := ss.WaitRead(); !errors.Is(err, os.ErrDeadlineExceeded) {
+			return errors.New("wait with a deadline: " + errString(err))
+		}
+		ss.SetReadDeadline(time.Time{})
+		close(sent)
+		if err := ss.WaitRead(); err != nil {
+			return errors.New("wait for data: " + errString(err))
+		}
+		if err := ss.WaitRead(); err != nil {
+			return errors.New("wait with data buffered: " + errString(err))
+		}
+		b := make([]byte, 5)
+		if _, err := io.ReadFull(ss, b); err != nil || string(b) != "hello" {
+			return errors.New("read after the wait: " + string(b) + errString(err))
+		}
+		if err := ss.WaitRead(); err != io.EOF {
+			return errors.New("wait at the end: " + errString(err))
+		}
+		return nil
+	})
+	srv := newServer(t, true, h)
+	s := open(t, srv.clientConn(t, nil), srv.request("/"))
+	<-sent
+	s.Write([]byte("hello"))
+	s.CloseWrite()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -296,6 +296,16 @@ func (s *Stream) Write(p []byte) (int, error) {
 			cc.mu.Unlock()
 			return n, err
 		}
+		if ok, err := cc.w.appendData(s.id, p[n:n+k]); ok {
+			cc.mu.Unlock()
+			if err != nil {
+				return n, err
+			}
+			if n += k; n == len(p) {
+				return n, nil
+			}
+			continue
+		}
 		s.req = writeReq{streamID: s.id, data: p[n : n+k], done: s.reqDone}
 		s.pending = &s.req
 		cc.w.submit(&s.req)

@@ -58,6 +58,7 @@ type writer struct {
 	mu      sync.Mutex
 	wake    chan struct{} // capacity 1
 	ctrl    []byte        // control frames, sent before any request
+	data    []byte        // DATA frames appendData encoded, sent after ctrl and before the queue
 	queue   []*writeReq
 	closing bool  // set by shutdown: no more requests
 	err     error // what queued and later requests fail with
@@ -94,6 +95,30 @@ func (w *writer) windowUpdate(streamID, n uint32) error {
 
 func (w *writer) rstStream(streamID uint32, code ErrCode) error {
 	return w.control(func(b []byte) []byte { return appendRSTStream(b, streamID, code) })
+}
+
+// maxDataBuffered caps the DATA that appendData keeps encoded for the
+// goroutine; past it Writes queue and wait, as when requests are queued.
+const maxDataBuffered = maxBatch
+
+// appendData encodes DATA frames of p for stream id into the writer's
+// buffer, if nothing is queued (so the frames keep their order with what
+// is) and the buffer is below maxDataBuffered, and reports whether it did.
+// The caller need not wait for the writer then: its bytes are copied,
+// which saves a hand-off between goroutines per Write. Once the writer is
+// closing it reports true with the writer's error.
+func (w *writer) appendData(id uint32, p []byte) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closing {
+		return true, w.err
+	}
+	if len(w.queue) > 0 || len(w.data) >= maxDataBuffered {
+		return false, nil
+	}
+	w.data = appendDataFrames(w.data, id, p, false, int(w.maxFrame()))
+	signal(w.wake)
+	return true, nil
 }
 
 // submit queues r, or fails it at once with the writer's error.
@@ -165,7 +190,7 @@ func (w *writer) run(fail func(error)) {
 	)
 	for {
 		w.mu.Lock()
-		for len(w.ctrl) == 0 && len(w.queue) == 0 && !w.closing {
+		for len(w.ctrl) == 0 && len(w.data) == 0 && len(w.queue) == 0 && !w.closing {
 			w.mu.Unlock()
 			<-w.wake
 			w.mu.Lock()
@@ -174,8 +199,14 @@ func (w *writer) run(fail func(error)) {
 		if w.writeTimeout > 0 && !closing {
 			w.conn.SetWriteDeadline(time.Now().Add(w.writeTimeout))
 		}
-		buf = append(buf[:0], w.ctrl...)
-		w.ctrl, spare = spare[:0], w.ctrl
+		if len(w.ctrl) == 0 {
+			buf, w.data = w.data, buf[:0]
+		} else {
+			buf = append(buf[:0], w.ctrl...)
+			w.ctrl, spare = spare[:0], w.ctrl
+			buf = append(buf, w.data...)
+			w.data = w.data[:0]
+		}
 		n, size := 0, 0
 		for n < len(w.queue) && size < maxBatch {
 			r := w.queue[n]
@@ -232,22 +263,29 @@ func (w *writer) appendReq(buf []byte, r *writeReq) []byte {
 			}
 		}
 	}
-	data := r.data
-	for len(data) > 0 || r.endStream {
-		n := min(len(data), max)
-		var f frameFlags
-		if n == len(data) && r.endStream {
-			f = flagEndStream
-		}
-		buf = appendFrameHeader(buf, frameHeader{length: uint32(n), typ: frameData, flags: f, streamID: r.streamID})
-		buf = append(buf, data[:n]...)
-		data = data[n:]
-		if len(data) == 0 {
-			break
-		}
+	if len(r.data) > 0 || r.endStream {
+		buf = appendDataFrames(buf, r.streamID, r.data, r.endStream, max)
 	}
 	if r.rst {
 		buf = appendRSTStream(buf, r.streamID, r.code)
 	}
 	return buf
+}
+
+// appendDataFrames encodes data as DATA frames of at most max bytes, the
+// last with END_STREAM if end (a single empty one for no data).
+func appendDataFrames(buf []byte, id uint32, data []byte, end bool, max int) []byte {
+	for {
+		n := min(len(data), max)
+		var f frameFlags
+		if n == len(data) && end {
+			f = flagEndStream
+		}
+		buf = appendFrameHeader(buf, frameHeader{length: uint32(n), typ: frameData, flags: f, streamID: id})
+		buf = append(buf, data[:n]...)
+		data = data[n:]
+		if len(data) == 0 {
+			return buf
+		}
+	}
 }
