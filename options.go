@@ -138,8 +138,8 @@ type CompressionOptions struct {
 	// earlier ones, when the peer allows it (RFC 7692, Section 7.1.1): on
 	// a stream of small similar messages (JSON events, say) that shrinks
 	// them much more than compressing each on its own: 200-byte JSON
-	// events to about 31% of their size instead of 68%, in a tenth of the
-	// CPU time. It costs a compressor per connection for the connection's
+	// events to about 31% of their size instead of 68%, in a sixth of the
+	// CPU time (2 against 12-17 us per message). It costs a compressor per connection for the connection's
 	// life, of bounded size (about 16 KiB, whatever the window): see
 	// deflater.go for the figures. Messages of 32 KiB and more still go
 	// through compress/flate. A PreparedMessage is then compressed for each
