@@ -315,6 +315,28 @@ func checkSends(t *testing.T, cl *cluster, rooms []string, clients []*tclient, a
 	return acked, unavailable, unconfirmed
 }
 
+// closeMarks and closesSince give the close codes clients received
+// between two points of a test.
+func closeMarks(clients []*tclient) []int {
+	marks := make([]int, len(clients))
+	for i, c := range clients {
+		c.mu.Lock()
+		marks[i] = len(c.closes)
+		c.mu.Unlock()
+	}
+	return marks
+}
+
+func closesSince(clients []*tclient, marks []int) []websocket.StatusCode {
+	var codes []websocket.StatusCode
+	for i, c := range clients {
+		c.mu.Lock()
+		codes = append(codes, c.closes[marks[i]:]...)
+		c.mu.Unlock()
+	}
+	return codes
+}
+
 func reconnects(clients []*tclient) int {
 	n := 0
 	for _, c := range clients {
@@ -392,7 +414,9 @@ func TestCluster(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	check := func(phase string) {
+	// check takes the subtest's t: a FailNow on TestCluster's own t from
+	// a subtest would end the next subtest too once one had failed.
+	check := func(t *testing.T, phase string) {
 		t.Helper()
 		n := converge(t, cl, clients, 45*time.Second)
 		checkClean(t, clients)
@@ -407,7 +431,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("steady", func(t *testing.T) {
 		sendFor(time.Second, 50*time.Millisecond)
-		check("steady")
+		check(t, "steady")
 	})
 
 	t.Run("node killed", func(t *testing.T) {
@@ -420,7 +444,7 @@ func TestCluster(t *testing.T) {
 		nodes[1].Wait(5 * time.Second)
 		wg.Wait()
 		waitLive(t, clients, 30*time.Second)
-		check("node killed")
+		check(t, "node killed")
 		moved := 0
 		for c, o := range origin {
 			if o == 1 {
@@ -439,6 +463,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("redis restarted", func(t *testing.T) {
 		before := reconnects(clients)
+		closesBefore := closeMarks(clients)
 		var wg sync.WaitGroup
 		wg.Go(func() { sendFor(4*time.Second, 30*time.Millisecond) })
 		time.Sleep(time.Second)
@@ -462,9 +487,24 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		wg.Wait()
-		check("redis restarted")
+		check(t, "redis restarted")
+		// A node keeps its clients while Redis is away. The drops it makes
+		// by design still happen meanwhile: a member too slow for its
+		// queue (1008, likely on a loaded machine under -race) and one
+		// still catching up when the history it reads changed (1013);
+		// any other reconnection is a client the node lost.
 		if n := reconnects(clients) - before; n != 0 {
-			t.Errorf("%d clients reconnected while Redis was away; nodes should keep them", n)
+			codes := closesSince(clients, closesBefore)
+			explained := 0
+			for _, code := range codes {
+				if code == websocket.StatusPolicyViolation || code == websocket.StatusTryAgainLater {
+					explained++
+				}
+			}
+			t.Logf("%d reconnections while Redis was away, after closes %v", n, codes)
+			if n > explained {
+				t.Errorf("%d clients reconnected while Redis was away (closes %v); nodes should keep them", n-explained, codes)
+			}
 		}
 		unavailable := 0
 		for _, s := range senders {
@@ -500,7 +540,7 @@ func TestCluster(t *testing.T) {
 		}
 		wg.Wait()
 		waitLive(t, clients, 30*time.Second)
-		check("node stopped")
+		check(t, "node stopped")
 		for _, c := range onNode0 {
 			c.mu.Lock()
 			if !slices.Contains(c.closes, websocket.StatusGoingAway) {
