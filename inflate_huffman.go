@@ -5,7 +5,8 @@ import "math/bits"
 // This file is part of the protocol core: the Huffman decoding tables of
 // the inflater (inflate.go), built from the code lengths a DEFLATE block
 // carries (RFC 1951, Section 3.2.2) or from the fixed codes (RFC 1951,
-// Section 3.2.6).
+// Section 3.2.6), and the reading of a dynamic block's code lengths
+// (readCodeLens, Section 3.2.7).
 //
 // A table is indexed by the next input bits, least significant first, the
 // order in which DEFLATE packs Huffman codes (RFC 1951, Section 3.1.1). A
@@ -292,4 +293,78 @@ func buildHuffman(table []uint32, maxRoot uint, lens []uint8, payload []uint32) 
 // codes are packed most significant bit first (RFC 1951, Section 3.1.1).
 func reverseBits(code int, n uint) int {
 	return int(bits.Reverse16(uint16(code)) >> (16 - n))
+}
+
+// readCodeLens reads the literal/length and distance code lengths of a
+// dynamic block with the code length code (RFC 1951, Section 3.2.7). It
+// reports whether all of them are in; if not, it needs more input or
+// failed (f.err).
+func (f *inflater) readCodeLens(src []byte, p *int) bool {
+	// The bit buffer lives in locals here: a dynamic header has some 300
+	// code lengths, and small messages spend much of their time on it.
+	b, nb, q, i := f.bits, f.nbits, *p, f.nlens
+	total := f.nlit + f.ndist
+	done := false
+	for {
+		if i == total {
+			done = true
+			break
+		}
+		b, nb, q = refill(b, nb, src, q)
+		e := f.codeLenTable[b&(1<<f.codeLenBits-1)]
+		n := uint(e & 15)
+		if e&entryInvalid != 0 && n <= nb {
+			f.err = errCorruptDeflate
+			break
+		}
+		if n > nb {
+			break // a partial code
+		}
+		sym := e >> entryValueShift
+		if sym < 16 {
+			f.lens[i] = uint8(sym)
+			i++
+			b >>= n
+			nb -= n
+			continue
+		}
+		// 16: repeat the previous length 3-6 times; 17: 3-10 zeros;
+		// 18: 11-138 zeros.
+		if sym == 16 && i == 0 {
+			f.err = errCorruptDeflate // nothing to repeat
+			break
+		}
+		extra, rep := uint(2), 3
+		switch sym {
+		case 17:
+			extra = 3
+		case 18:
+			extra, rep = 7, 11
+		}
+		if n+extra > nb {
+			break
+		}
+		rep += int(b >> n & (1<<extra - 1))
+		b >>= n + extra
+		nb -= n + extra
+		if i+rep > total {
+			f.err = errCorruptDeflate // more lengths than HLIT and HDIST give
+			break
+		}
+		var v uint8
+		if sym == 16 {
+			v = f.lens[i-1]
+		}
+		clear8(f.lens[i:i+rep], v)
+		i += rep
+	}
+	f.bits, f.nbits, f.nlens, *p = b&(1<<nb-1), nb, i, q
+	return done
+}
+
+// clear8 sets every byte of b to v.
+func clear8(b []byte, v uint8) {
+	for i := range b {
+		b[i] = v
+	}
 }
