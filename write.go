@@ -31,8 +31,8 @@ import (
 // frame and sends it before any other frame: the message arrives whole,
 // and the Conn stays usable. Only a message of several frames cut before
 // its last (a compressed message over 64 KiB), or any cut write over TLS
-// or an HTTP/2 server stream,
-// closes the Conn. See the package doc for the whole contract.
+// or an HTTP/2 server stream, closes the Conn. See the package doc for the
+// whole contract.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	return c.write(ctx, typ, p, c.deflate != nil && len(p) >= c.comp.threshold)
 }
